@@ -1,0 +1,36 @@
+"""Every storage name the code uses: containers, queues and tables.
+
+infra/ creates exactly these (a test reads both and compares). Change a name here and in
+the Bicep together.
+"""
+
+from __future__ import annotations
+
+# Blob containers
+RAW = "raw"  # items as received: raw/{capture day}/{item key}.json
+ATTACHMENTS = "attachments"  # bytes, content-addressed: attachments/{sha256}
+MIME = "mime"  # rendered records: mime/{capture day}/{item key}.eml
+CONFIG = "config"  # the user-mapping CSV (MAPPING_BLOB)
+REPORTS = "reports"  # daily admin report: reports/{date}.json and .html
+REJECTED = "rejected"  # items that failed validation, with the reason
+UNMAPPED = "unmapped"  # items with no mapped participant, for reprocess-unmapped
+LOCKS = "locks"  # lease blobs: per-mailbox concurrency slots
+
+CONTAINERS = (RAW, ATTACHMENTS, MIME, CONFIG, REPORTS, REJECTED, UNMAPPED, LOCKS)
+
+# Queues (the Functions host adds "-poison" after maxDequeueCount failed attempts)
+ITEMS_QUEUE = "items"
+DELIVERIES_QUEUE = "deliveries"
+POISON_SUFFIX = "-poison"
+WORK_QUEUES = (ITEMS_QUEUE, DELIVERIES_QUEUE)
+QUEUES = (ITEMS_QUEUE, DELIVERIES_QUEUE, ITEMS_QUEUE + POISON_SUFFIX, DELIVERIES_QUEUE + POISON_SUFFIX)
+
+# Tables
+CHECKPOINTS_TABLE = "checkpoints"  # feed watermark and run history
+LEDGER_TABLE = "ledger"  # one row per mailbox copy: claimed / delivered
+DIRECTORY_TABLE = "directorycache"  # Microsoft 365 user look-ups with a TTL
+TRACKING_TABLE = "tracking"  # per report day: what happened to each item and copy
+TABLES = (CHECKPOINTS_TABLE, LEDGER_TABLE, DIRECTORY_TABLE, TRACKING_TABLE)
+
+# The connection setting the Functions host binds queues and the timer with.
+STORAGE_CONNECTION = "AzureWebJobsStorage"

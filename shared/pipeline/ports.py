@@ -1,0 +1,123 @@
+"""The small interfaces the use cases see the outside world through.
+
+Adapters in ``shared/adapters`` fulfil them; tests drive the use cases with the real
+adapters pointed at local servers (Azurite, the local feed, the local Graph server).
+Every port is synchronous: the Graph adapter runs msgraph-sdk's asyncio client on a loop
+thread of its own, so the Functions worker can run sync handlers in its thread pool.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import BinaryIO, Iterator, Protocol
+
+
+# --------------------------------------------------------------------------- capture feed
+class FeedError(RuntimeError):
+    """The feed failed in a way retrying will not fix inside this run."""
+
+
+class FeedAuthError(FeedError):
+    """401/403 from the feed: the token is bad or expired. The run fails; no checkpoint moves."""
+
+
+class FeedTransientError(FeedError):
+    """429/5xx/network errors that outlasted the client's own retries."""
+
+
+class AttachmentCorrupt(FeedError):
+    """Downloaded bytes do not hash to the item's sha256 (after re-fetching)."""
+
+
+@dataclass(frozen=True)
+class FeedPage:
+    items: list[dict]  # raw item objects, as served (validated later, by convert)
+    next_cursor: str | None
+
+
+class Feed(Protocol):
+    def pages(self, since: datetime, until: datetime) -> Iterator[FeedPage]:
+        """Pages of the half-open window [since, until) on captured_at, in order."""
+
+    def download_attachment(self, attachment_id: str, sink: BinaryIO) -> int:
+        """Stream one attachment's bytes into ``sink``; return the byte count."""
+
+
+# --------------------------------------------------------------------------- directory
+class DirectoryUnavailable(RuntimeError):
+    """A directory look-up failed transiently: retry later, never read it as 'not a user'."""
+
+
+@dataclass(frozen=True)
+class UserStatus:
+    address: str  # the address that was looked up, lower-case
+    exists: bool
+    enabled: bool = False
+    has_mailbox: bool = False
+    user_id: str | None = None  # Entra object id
+    primary_address: str | None = None  # the user's 'mail' (primary SMTP address)
+    reason: str = ""  # why it is not a valid archive target, for the report
+
+    @property
+    def is_valid_target(self) -> bool:
+        return self.exists and self.enabled and self.has_mailbox
+
+
+class Directory(Protocol):
+    def lookup(self, address: str) -> UserStatus:
+        """Is this address an enabled Microsoft 365 user with a mailbox?"""
+
+
+# --------------------------------------------------------------------------- mailbox (Graph)
+class MailboxError(RuntimeError):
+    """Base for Graph mailbox failures. ``code`` is Graph's error code when there was one."""
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None):
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
+class MailboxThrottled(MailboxError):
+    """429/503 (or a throttled $batch part): come back after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: float, **kw):
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+class MailboxTransient(MailboxError):
+    """5xx, timeout, dropped connection: the outcome is unknown, the copy may exist."""
+
+
+class MailboxPermanent(MailboxError):
+    """The mailbox cannot take this copy (no such user, no mailbox, 4xx): retrying will not help."""
+
+
+@dataclass(frozen=True)
+class ArchiveCopy:
+    """One copy of a record for one mailbox."""
+
+    mailbox: str  # the user's address (UPN or primary SMTP) or object id
+    archive_id: str  # the dedupe key stored on the message (the item id)
+    eml: bytes  # the full RFC 5322 record, as rendered and stored in mime/
+    item_class: str  # PR_MESSAGE_CLASS, e.g. IPM.ExternalData.WhatsAppArchiver.Message
+
+
+@dataclass(frozen=True)
+class CreatedCopy:
+    message_id: str  # Graph's immutable id of the created message
+    attachments_uploaded: int = 0
+    notes: list[str] = field(default_factory=list)  # e.g. attachments that could not be uploaded
+
+
+class Mailbox(Protocol):
+    def ensure_folder(self, mailbox: str, folder_name: str) -> str:
+        """Find or create the archive folder at the mailbox's root; return its id (cached)."""
+
+    def find_copy(self, mailbox: str, folder_id: str, archive_id: str) -> str | None:
+        """The id of a message already in the folder with this archive id, else None."""
+
+    def create_copy(self, mailbox: str, folder_id: str, copy: ArchiveCopy) -> CreatedCopy:
+        """Create the copy as a received, read, non-draft item dated with the original time."""

@@ -1,0 +1,188 @@
+"""Every setting of the archiver: named, defaulted, validated once at start-up.
+
+Read from the environment (Function App settings in Azure, local.settings.json under Core
+Tools, plain environment variables for the CLI). A bad value stops start-up with a message
+that names the setting, what it holds and what is expected.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+from typing import Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MiB = 1024 * 1024
+
+
+def is_loopback_url(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class SettingsError(RuntimeError):
+    """Start-up configuration is wrong; the message says which setting and what to do."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, case_sensitive=True)
+
+    # --- Storage -------------------------------------------------------------------------
+    storage_connection: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("AzureWebJobsStorage"),
+        description="Connection string; 'UseDevelopmentStorage=true' for Azurite. Leave unset in "
+        "Azure: the identity-based AzureWebJobsStorage__* settings are used instead.",
+    )
+    storage_account_name: str | None = Field(default=None, validation_alias="AzureWebJobsStorage__accountName")
+    storage_blob_uri: str | None = Field(default=None, validation_alias="AzureWebJobsStorage__blobServiceUri")
+    storage_queue_uri: str | None = Field(default=None, validation_alias="AzureWebJobsStorage__queueServiceUri")
+    storage_table_uri: str | None = Field(default=None, validation_alias="AzureWebJobsStorage__tableServiceUri")
+    storage_client_id: str | None = Field(default=None, validation_alias="AzureWebJobsStorage__clientId")
+
+    # --- Capture feed ----------------------------------------------------------------------
+    feed_base_url: str = Field(default="http://127.0.0.1:7071/feed", validation_alias="FEED_BASE_URL")
+    feed_token: SecretStr = Field(default=SecretStr(""), validation_alias="FEED_TOKEN")
+    feed_page_size: int = Field(default=500, ge=1, le=1000, validation_alias="FEED_PAGE_SIZE")
+    feed_timeout_seconds: float = Field(default=60.0, gt=0, le=600, validation_alias="FEED_TIMEOUT_SECONDS")
+
+    # --- Pull -------------------------------------------------------------------------------
+    pull_schedule: str = Field(default="0 0 2 * * *", validation_alias="PULL_SCHEDULE")
+    max_window_hours: int = Field(default=24, ge=1, le=24 * 7, validation_alias="MAX_WINDOW_HOURS")
+    first_run_lookback_hours: int = Field(default=24, ge=1, le=24 * 30, validation_alias="FIRST_RUN_LOOKBACK_HOURS")
+
+    # --- Microsoft Graph --------------------------------------------------------------------
+    graph_endpoint: str = Field(default="https://graph.microsoft.com", validation_alias="GRAPH_ENDPOINT")
+    graph_create_mode: Literal["json", "import_mime"] = Field(default="json", validation_alias="GRAPH_CREATE_MODE")
+    graph_client_id: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("GRAPH_CLIENT_ID", "AZURE_CLIENT_ID"),
+        description="Client id of the user-assigned managed identity that calls Graph.",
+    )
+    archive_folder_name: str = Field(default="WhatsApp Archiver", min_length=1, max_length=255, validation_alias="ARCHIVE_FOLDER_NAME")
+    mailbox_concurrency: int = Field(default=4, ge=1, le=4, validation_alias="MAILBOX_CONCURRENCY")
+    graph_timeout_seconds: float = Field(default=100.0, gt=0, le=600, validation_alias="GRAPH_TIMEOUT_SECONDS")
+    max_item_bytes: int = Field(default=150 * MiB, ge=1 * MiB, le=150 * MiB, validation_alias="MAX_ITEM_BYTES")
+
+    # --- Mapping ----------------------------------------------------------------------------
+    mapping_blob: str = Field(default="config/user-mapping.csv", validation_alias="MAPPING_BLOB")
+    default_phone_region: str = Field(default="US", validation_alias="DEFAULT_PHONE_REGION")
+    directory_cache_ttl_minutes: int = Field(default=720, ge=0, le=7 * 24 * 60, validation_alias="DIRECTORY_CACHE_TTL_MINUTES")
+
+    # --- Records ----------------------------------------------------------------------------
+    display_timezone: str = Field(default="UTC", validation_alias="DISPLAY_TIMEZONE")
+    transcript_mode: bool = Field(default=False, validation_alias="TRANSCRIPT_MODE")
+
+    # --- Report -----------------------------------------------------------------------------
+    report_retention_days: int = Field(default=90, ge=1, le=3650, validation_alias="REPORT_RETENTION_DAYS")
+    report_full_numbers: bool = Field(default=False, validation_alias="REPORT_FULL_NUMBERS")
+
+    # --- Validation -------------------------------------------------------------------------
+    @field_validator("feed_base_url", "graph_endpoint")
+    @classmethod
+    def _http_url(cls, value: str, info) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"expected an absolute http(s) URL, got {value!r}")
+        if parts.scheme == "http" and not is_loopback_url(value):
+            raise ValueError(f"plain http is only allowed for a loopback host (tests, local runs); use https: {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("pull_schedule")
+    @classmethod
+    def _ncrontab(cls, value: str) -> str:
+        fields = value.split()
+        if len(fields) != 6:
+            raise ValueError(
+                f"expected a 6-field NCRONTAB expression 'sec min hour day month weekday' (UTC), got {value!r}"
+            )
+        return value
+
+    @field_validator("mapping_blob")
+    @classmethod
+    def _container_path(cls, value: str) -> str:
+        container, _, path = value.partition("/")
+        if not container or not path:
+            raise ValueError(f"expected 'container/path/to/file.csv', got {value!r}")
+        return value
+
+    @field_validator("default_phone_region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        region = value.upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"expected a two-letter region code libphonenumber knows (e.g. US, GB, DE), got {value!r}")
+        return region
+
+    @field_validator("display_timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"expected an IANA time zone such as 'Europe/London', got {value!r}") from None
+        return value
+
+    @field_validator("archive_folder_name")
+    @classmethod
+    def _folder(cls, value: str) -> str:
+        if value != value.strip() or any(ord(c) < 32 for c in value):
+            raise ValueError("the folder name must not start or end with spaces or hold control characters")
+        return value
+
+    @model_validator(mode="after")
+    def _storage_configured(self) -> "Settings":
+        if not self.storage_connection and not (
+            self.storage_account_name or (self.storage_blob_uri and self.storage_queue_uri and self.storage_table_uri)
+        ):
+            raise ValueError(
+                "no storage configured: set AzureWebJobsStorage (a connection string, or "
+                "'UseDevelopmentStorage=true' for Azurite) or AzureWebJobsStorage__accountName "
+                "(identity-based, in Azure)"
+            )
+        return self
+
+    # --- Derived ----------------------------------------------------------------------------
+    @property
+    def graph_is_loopback(self) -> bool:
+        return is_loopback_url(self.graph_endpoint)
+
+    @property
+    def mapping_container(self) -> str:
+        return self.mapping_blob.partition("/")[0]
+
+    @property
+    def mapping_path(self) -> str:
+        return self.mapping_blob.partition("/")[2]
+
+
+def load_settings(**overrides) -> Settings:
+    """Read and validate settings; raise ``SettingsError`` naming each bad setting."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors(include_url=False):
+            loc = err["loc"]
+            name = loc[0] if loc else "settings"
+            field = Settings.model_fields.get(str(name))
+            if field is not None and field.validation_alias is not None:
+                alias = field.validation_alias
+                name = alias if isinstance(alias, str) else alias.choices[0]
+            lines.append(f"  {name}: {err['msg']}")
+        raise SettingsError("Invalid settings:\n" + "\n".join(lines)) from None
+
+
+@lru_cache(maxsize=1)
+def cached_settings() -> Settings:
+    return load_settings()
