@@ -84,6 +84,7 @@ class Settings(BaseSettings):
     transcript_mode: bool = Field(default=False, validation_alias="TRANSCRIPT_MODE")
 
     # --- Report -----------------------------------------------------------------------------
+    report_schedule: str = Field(default="0 0 6 * * *", validation_alias="REPORT_SCHEDULE")
     report_retention_days: int = Field(default=90, ge=1, le=3650, validation_alias="REPORT_RETENTION_DAYS")
     report_full_numbers: bool = Field(default=False, validation_alias="REPORT_FULL_NUMBERS")
 
@@ -98,7 +99,7 @@ class Settings(BaseSettings):
             raise ValueError(f"plain http is only allowed for a loopback host (tests, local runs); use https: {value!r}")
         return value.rstrip("/")
 
-    @field_validator("pull_schedule")
+    @field_validator("pull_schedule", "report_schedule")
     @classmethod
     def _ncrontab(cls, value: str) -> str:
         fields = value.split()

@@ -1,0 +1,38 @@
+"""Azure Functions entry points (Python v2 model): bindings only, a few lines each.
+
+Every function hands its input to a use case through the composition root in
+shared/bootstrap.py; the CLI (`python -m shared ...`) and the tests drive the same code.
+"""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from shared import names
+from shared.bootstrap import archiver
+
+app = func.FunctionApp()
+
+
+@app.timer_trigger(schedule="%PULL_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True)
+def pull_delta(timer: func.TimerRequest) -> None:
+    """Daily: pull the capture feed's window since the checkpoint into storage and the items queue."""
+    archiver().pull()
+
+
+@app.queue_trigger(arg_name="msg", queue_name=names.ITEMS_QUEUE, connection=names.STORAGE_CONNECTION)
+def convert_item(msg: func.QueueMessage) -> None:
+    """One pulled item: validate, map participants, render the .eml, queue one delivery per mailbox."""
+    archiver().on_item(msg.get_body(), msg.dequeue_count or 1)
+
+
+@app.queue_trigger(arg_name="msg", queue_name=names.DELIVERIES_QUEUE, connection=names.STORAGE_CONNECTION)
+def deliver_item(msg: func.QueueMessage) -> None:
+    """One mailbox copy: create it in the archive folder through Microsoft Graph, exactly once."""
+    archiver().on_delivery(msg.get_body(), msg.dequeue_count or 1)
+
+
+@app.timer_trigger(schedule="%REPORT_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True)
+def daily_report(timer: func.TimerRequest) -> None:
+    """After the day's pull has drained: write the admin report (JSON + HTML) and log its figures."""
+    archiver().report_today()

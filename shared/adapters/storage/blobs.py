@@ -1,0 +1,84 @@
+"""Blob storage: the raw items, attachments, rendered records, reports and config."""
+
+from __future__ import annotations
+
+from typing import BinaryIO, Iterator
+
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.storage.blob import BlobServiceClient, ContentSettings
+
+from shared import names
+
+
+class BlobStore:
+    def __init__(self, service: BlobServiceClient):
+        self.service = service
+
+    def ensure_containers(self) -> None:
+        for container in names.CONTAINERS:
+            try:
+                self.service.create_container(container)
+            except ResourceExistsError:
+                pass
+
+    def _blob(self, container: str, name: str):
+        return self.service.get_blob_client(container, name)
+
+    def put(
+        self,
+        container: str,
+        name: str,
+        data: bytes | BinaryIO,
+        *,
+        content_type: str = "application/octet-stream",
+        metadata: dict[str, str] | None = None,
+        overwrite: bool = True,
+    ) -> bool:
+        """Write a blob. With ``overwrite=False`` an existing blob is kept: returns False then."""
+        try:
+            self._blob(container, name).upload_blob(
+                data,
+                overwrite=overwrite,
+                content_settings=ContentSettings(content_type=content_type),
+                metadata=metadata,
+                max_concurrency=2,
+            )
+            return True
+        except ResourceExistsError:
+            return False
+
+    def get(self, container: str, name: str) -> bytes:
+        return self._blob(container, name).download_blob().readall()
+
+    def get_with_etag(self, container: str, name: str) -> tuple[bytes, str]:
+        downloader = self._blob(container, name).download_blob()
+        return downloader.readall(), downloader.properties.etag
+
+    def etag(self, container: str, name: str) -> str | None:
+        try:
+            return self._blob(container, name).get_blob_properties().etag
+        except ResourceNotFoundError:
+            return None
+
+    def exists(self, container: str, name: str) -> bool:
+        return self._blob(container, name).exists()
+
+    def metadata(self, container: str, name: str) -> dict[str, str]:
+        return dict(self._blob(container, name).get_blob_properties().metadata or {})
+
+    def delete(self, container: str, name: str) -> None:
+        try:
+            self._blob(container, name).delete_blob()
+        except ResourceNotFoundError:
+            pass
+
+    def list(self, container: str, prefix: str | None = None) -> Iterator[str]:
+        for blob in self.service.get_container_client(container).list_blobs(name_starts_with=prefix):
+            yield blob.name
+
+    def list_with_dates(self, container: str, prefix: str | None = None):
+        for blob in self.service.get_container_client(container).list_blobs(name_starts_with=prefix):
+            yield blob.name, blob.last_modified
+
+    def url(self, container: str, name: str) -> str:
+        return self._blob(container, name).url

@@ -1,0 +1,62 @@
+"""Storage queues in the Functions host's format (base64 JSON), plus the poison queues."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from azure.core.exceptions import ResourceExistsError
+from azure.storage.queue import QueueServiceClient
+
+from shared import names
+
+
+@dataclass(frozen=True)
+class Received:
+    queue: str
+    id: str
+    pop_receipt: str
+    dequeue_count: int
+    body: bytes
+
+
+class QueueStore:
+    def __init__(self, service: QueueServiceClient):
+        self.service = service
+
+    def ensure_queues(self) -> None:
+        for queue in names.QUEUES:
+            try:
+                self.service.create_queue(queue)
+            except ResourceExistsError:
+                pass
+
+    def send(self, queue: str, payload: dict | bytes, *, delay_seconds: int = 0) -> None:
+        body = payload if isinstance(payload, bytes) else json.dumps(payload, separators=(",", ":")).encode()
+        self.service.get_queue_client(queue).send_message(
+            body, visibility_timeout=max(0, min(int(delay_seconds), 7 * 24 * 3600)) or None
+        )
+
+    def receive(self, queue: str, *, max_messages: int = 16, visibility_timeout: int = 300) -> list[Received]:
+        client = self.service.get_queue_client(queue)
+        out = []
+        for msg in client.receive_messages(max_messages=max_messages, visibility_timeout=visibility_timeout):
+            out.append(Received(queue, msg.id, msg.pop_receipt, msg.dequeue_count, msg.content))
+            if len(out) >= max_messages:
+                break
+        return out
+
+    def delete(self, msg: Received) -> None:
+        self.service.get_queue_client(msg.queue).delete_message(msg.id, msg.pop_receipt)
+
+    def release(self, msg: Received, *, delay_seconds: int) -> None:
+        """Make a received message visible again after ``delay_seconds`` (a failed attempt)."""
+        self.service.get_queue_client(msg.queue).update_message(
+            msg.id, msg.pop_receipt, visibility_timeout=max(0, int(delay_seconds))
+        )
+
+    def depth(self, queue: str) -> int:
+        return self.service.get_queue_client(queue).get_queue_properties().approximate_message_count
+
+    def peek_all(self, queue: str, limit: int = 32) -> list[bytes]:
+        return [m.content for m in self.service.get_queue_client(queue).peek_messages(max_messages=min(limit, 32))]

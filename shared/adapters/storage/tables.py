@@ -1,0 +1,228 @@
+"""Table storage: the pull checkpoint, the delivery ledger, report tracking, directory cache."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Iterator, Literal
+from urllib.parse import quote
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import TableServiceClient, UpdateMode
+
+from shared import names
+from shared.pipeline.ports import UserStatus
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def table_key(value: str) -> str:
+    """A PartitionKey/RowKey-safe form of an address or key ('/', '\\', '#', '?' and controls are not allowed)."""
+    return quote(value, safe="@.+-_:~|")
+
+
+class Tables:
+    def __init__(self, service: TableServiceClient):
+        self.service = service
+
+    def ensure_tables(self) -> None:
+        for table in names.TABLES:
+            try:
+                self.service.create_table(table)
+            except ResourceExistsError:
+                pass
+
+    def client(self, table: str):
+        return self.service.get_table_client(table)
+
+
+# --------------------------------------------------------------------------- checkpoint
+class CheckpointStore:
+    PK = "feed"
+
+    def __init__(self, tables: Tables):
+        self.table = tables.client(names.CHECKPOINTS_TABLE)
+
+    def watermark(self) -> datetime | None:
+        try:
+            row = self.table.get_entity(self.PK, "watermark")
+        except ResourceNotFoundError:
+            return None
+        return datetime.fromisoformat(row["watermark"])
+
+    def set_watermark(self, value: datetime) -> None:
+        self.table.upsert_entity(
+            {"PartitionKey": self.PK, "RowKey": "watermark", "watermark": value.astimezone(timezone.utc).isoformat()},
+            mode=UpdateMode.REPLACE,
+        )
+
+    def record_run(self, run_id: str, **fields) -> None:
+        entity = {"PartitionKey": "run", "RowKey": run_id, **{k: v for k, v in fields.items() if v is not None}}
+        self.table.upsert_entity(entity, mode=UpdateMode.MERGE)
+
+    def runs(self) -> list[dict]:
+        return list(self.table.query_entities("PartitionKey eq 'run'"))
+
+
+# --------------------------------------------------------------------------- ledger
+LedgerStatus = Literal["claimed", "creating", "delivered", "failed"]
+
+
+@dataclass(frozen=True)
+class Claim:
+    outcome: Literal["claimed", "delivered", "busy"]
+    uncertain: bool = False  # an earlier attempt may have created the copy: ask Graph first
+    retry_after: float = 0.0
+    row: dict | None = None
+
+
+class Ledger:
+    """One row per (mailbox, item): who is delivering it, and whether it is delivered.
+
+    A claim with an expiry serialises concurrent deliveries of the same copy; the 'creating'
+    state marks that a Graph create may have happened, so the next attempt asks Graph first.
+    """
+
+    def __init__(self, tables: Tables, claim_seconds: int = 300):
+        self.table = tables.client(names.LEDGER_TABLE)
+        self.claim_seconds = claim_seconds
+
+    def get(self, mailbox: str, item_key: str) -> dict | None:
+        try:
+            return dict(self.table.get_entity(table_key(mailbox), item_key))
+        except ResourceNotFoundError:
+            return None
+
+    def claim(self, mailbox: str, item_key: str, owner: str, *, now: datetime | None = None) -> Claim:
+        now = now or utcnow()
+        until = (now + timedelta(seconds=self.claim_seconds)).isoformat()
+        pk = table_key(mailbox)
+        for _ in range(3):
+            try:
+                row = self.table.get_entity(pk, item_key)
+            except ResourceNotFoundError:
+                try:
+                    self.table.create_entity(
+                        {"PartitionKey": pk, "RowKey": item_key, "status": "claimed", "owner": owner,
+                         "claim_until": until, "attempts": 1}
+                    )
+                    return Claim("claimed")
+                except ResourceExistsError:
+                    continue
+            status = row.get("status")
+            if status == "delivered":
+                return Claim("delivered", row=dict(row))
+            held_until = datetime.fromisoformat(row["claim_until"]) if row.get("claim_until") else None
+            if status in ("claimed", "creating") and held_until and held_until > now and row.get("owner") != owner:
+                return Claim("busy", retry_after=(held_until - now).total_seconds(), row=dict(row))
+            updated = dict(row)
+            updated.update(status="claimed" if status != "creating" else "creating", owner=owner,
+                           claim_until=until, attempts=int(row.get("attempts", 0)) + 1)
+            try:
+                self.table.update_entity(updated, mode=UpdateMode.REPLACE, etag=row.metadata["etag"],
+                                         match_condition=MatchConditions.IfNotModified)
+            except ResourceModifiedError:
+                continue
+            return Claim("claimed", uncertain=(status == "creating"), row=updated)
+        return Claim("busy", retry_after=5.0)
+
+    def _merge(self, mailbox: str, item_key: str, **fields) -> None:
+        self.table.upsert_entity({"PartitionKey": table_key(mailbox), "RowKey": item_key, **fields}, mode=UpdateMode.MERGE)
+
+    def mark_creating(self, mailbox: str, item_key: str) -> None:
+        self._merge(mailbox, item_key, status="creating")
+
+    def mark_delivered(self, mailbox: str, item_key: str, *, message_id: str, outcome: str, report_date: str,
+                       found_existing: bool = False) -> None:
+        self._merge(mailbox, item_key, status="delivered", message_id=message_id, outcome=outcome,
+                    report_date=report_date, found_existing=found_existing, delivered_at=utcnow().isoformat(),
+                    claim_until="")
+
+    def mark_failed(self, mailbox: str, item_key: str, reason: str) -> None:
+        self._merge(mailbox, item_key, status="failed", reason=reason[:1000], claim_until="")
+
+    def release(self, mailbox: str, item_key: str) -> None:
+        """Give the claim up without an outcome (throttled): keep 'creating' so the next attempt checks Graph."""
+        self._merge(mailbox, item_key, claim_until="")
+
+    def rows(self) -> Iterator[dict]:
+        for row in self.table.list_entities():
+            yield dict(row)
+
+
+# --------------------------------------------------------------------------- tracking (report)
+CopyOutcome = Literal["pending", "imported", "partial", "skipped", "failed"]
+_LANDED = ("imported", "partial")
+
+
+class Tracking:
+    """Per report day: one row per item pulled, one per mailbox copy, with its outcome and reason."""
+
+    def __init__(self, tables: Tables):
+        self.table = tables.client(names.TRACKING_TABLE)
+
+    def item(self, report_date: str, item_key: str, **fields) -> None:
+        self.table.upsert_entity(
+            {"PartitionKey": report_date, "RowKey": f"item|{item_key}", **{k: v for k, v in fields.items() if v is not None}},
+            mode=UpdateMode.MERGE,
+        )
+
+    def get_item(self, report_date: str, item_key: str) -> dict | None:
+        try:
+            return dict(self.table.get_entity(report_date, f"item|{item_key}"))
+        except ResourceNotFoundError:
+            return None
+
+    def copy_pending(self, report_date: str, item_key: str, mailbox: str, **fields) -> None:
+        try:
+            self.table.create_entity({"PartitionKey": report_date, "RowKey": f"copy|{item_key}|{table_key(mailbox)}",
+                                      "mailbox": mailbox, "outcome": "pending", **fields})
+        except ResourceExistsError:
+            pass
+
+    def copy_outcome(self, report_date: str, item_key: str, mailbox: str, outcome: CopyOutcome, reason: str = "",
+                     **fields) -> None:
+        rk = f"copy|{item_key}|{table_key(mailbox)}"
+        try:
+            current = self.table.get_entity(report_date, rk).get("outcome")
+        except ResourceNotFoundError:
+            current = None
+        if current in _LANDED and outcome not in _LANDED:
+            return  # a copy that landed stays landed; a late duplicate does not hide it
+        self.table.upsert_entity({"PartitionKey": report_date, "RowKey": rk, "mailbox": mailbox, "outcome": outcome,
+                                  "reason": reason[:1000], **fields}, mode=UpdateMode.MERGE)
+
+    def rows(self, report_date: str) -> list[dict]:
+        return [dict(r) for r in self.table.query_entities("PartitionKey eq @d", parameters={"d": report_date})]
+
+
+# --------------------------------------------------------------------------- directory cache
+class DirectoryCache:
+    PK = "user"
+
+    def __init__(self, tables: Tables, ttl: timedelta):
+        self.table = tables.client(names.DIRECTORY_TABLE)
+        self.ttl = ttl
+
+    def get(self, address: str, *, now: datetime | None = None) -> UserStatus | None:
+        try:
+            row = self.table.get_entity(self.PK, table_key(address))
+        except ResourceNotFoundError:
+            return None
+        if (now or utcnow()) - datetime.fromisoformat(row["checked_at"]) > self.ttl:
+            return None
+        return UserStatus(address=address, exists=row["exists"], enabled=row["enabled"], has_mailbox=row["has_mailbox"],
+                          user_id=row.get("user_id") or None, primary_address=row.get("primary_address") or None,
+                          reason=row.get("reason", ""))
+
+    def put(self, status: UserStatus) -> None:
+        self.table.upsert_entity(
+            {"PartitionKey": self.PK, "RowKey": table_key(status.address), "exists": status.exists,
+             "enabled": status.enabled, "has_mailbox": status.has_mailbox, "user_id": status.user_id or "",
+             "primary_address": status.primary_address or "", "reason": status.reason,
+             "checked_at": utcnow().isoformat()},
+            mode=UpdateMode.REPLACE,
+        )

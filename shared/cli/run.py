@@ -1,0 +1,85 @@
+"""`python -m shared run`: one complete cycle in-process, as the Functions host would run it."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+from shared import names
+from shared.bootstrap import Archiver
+from shared.pipeline.runner import DrainStats, drain
+
+
+@dataclass
+class CycleSummary:
+    report_date: str
+    pulled: int = 0
+    converted: int = 0
+    rejected: int = 0
+    unmapped: int = 0
+    delivered: int = 0
+    partial: int = 0
+    skipped: int = 0
+    failed: int = 0
+    poisoned: int = 0
+    requeued: int = 0
+    attachments_corrupt: int = 0
+    queue_stats: dict[str, DrainStats] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        return [
+            f"items pulled      {self.pulled}",
+            f"converted         {self.converted}",
+            f"rejected          {self.rejected}   (kept under rejected/ with the reason)",
+            f"unmapped          {self.unmapped}   (kept under unmapped/; reprocess-unmapped after fixing the mapping)",
+            f"copies delivered  {self.delivered}   (of which partially imported: {self.partial})",
+            f"skipped (already archived) {self.skipped}",
+            f"failed            {self.failed}   (poison messages: {self.poisoned})",
+        ]
+
+
+def drain_all(app: Archiver, *, workers: int = 4, retry_delay_seconds: float | None = None, max_idle_seconds: float = 600.0,
+              progress=lambda _m: None, summary: CycleSummary | None = None) -> CycleSummary:
+    summary = summary or CycleSummary(report_date="")
+    delay = app.retry_delay_seconds if retry_delay_seconds is None else retry_delay_seconds
+    common = dict(max_dequeue_count=app.max_dequeue_count, retry_delay_seconds=delay, max_idle_seconds=max_idle_seconds,
+                  progress=progress)
+    items = drain(app.queues, names.ITEMS_QUEUE, app.on_item, workers=workers, **common)
+    deliveries = drain(app.queues, names.DELIVERIES_QUEUE, app.on_delivery, workers=workers, **common)
+    for name, stats in ((names.ITEMS_QUEUE, items), (names.DELIVERIES_QUEUE, deliveries)):
+        previous = summary.queue_stats.get(name)
+        summary.queue_stats[name] = stats if previous is None else _merge(previous, stats)
+    summary.converted += items.outcomes.get("converted", 0)
+    summary.rejected += items.outcomes.get("rejected", 0)
+    summary.unmapped += items.outcomes.get("unmapped", 0)
+    summary.delivered += deliveries.outcomes.get("imported", 0) + deliveries.outcomes.get("partial", 0)
+    summary.partial += deliveries.outcomes.get("partial", 0)
+    summary.skipped += deliveries.outcomes.get("skipped", 0)
+    summary.failed += deliveries.outcomes.get("failed", 0) + items.poisoned + deliveries.poisoned
+    summary.poisoned += items.poisoned + deliveries.poisoned
+    summary.requeued += deliveries.outcomes.get("requeued", 0)
+    return summary
+
+
+def _merge(a: DrainStats, b: DrainStats) -> DrainStats:
+    out = DrainStats(handled=a.handled + b.handled, errors=a.errors + b.errors, poisoned=a.poisoned + b.poisoned)
+    for d in (a.outcomes, b.outcomes):
+        for k, v in d.items():
+            out.outcomes[k] = out.outcomes.get(k, 0) + v
+    return out
+
+
+def run_cycle(app: Archiver, *, workers: int = 4, retry_delay_seconds: float | None = None, write_report: bool = True,
+              progress=lambda m: print(m, file=sys.stderr, flush=True)) -> CycleSummary:
+    app.ensure_storage()
+    progress("pull: asking the capture feed for new items")
+    pulled = app.pull(progress=progress)
+    summary = CycleSummary(report_date=pulled.report_date, pulled=pulled.items,
+                           attachments_corrupt=pulled.attachments_corrupt)
+    progress(f"pull: {pulled.items} items in {len(pulled.windows)} window(s); converting and delivering")
+    drain_all(app, workers=workers, retry_delay_seconds=retry_delay_seconds, progress=progress, summary=summary)
+    if write_report:
+        report = app.report(pulled.report_date)
+        progress(f"report written to {names.REPORTS}/{pulled.report_date}.json and .html")
+        progress(report.to_json()["summary"])
+    return summary

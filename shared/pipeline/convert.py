@@ -1,0 +1,190 @@
+"""convert_item: validate a pulled item, map its participants, render the record, fan out copies.
+
+Idempotent: the record is deterministic (same item, same bytes), copies are tracked by
+(item, mailbox), and the deliverer skips copies that already landed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from shared import names
+from shared.domain.items import Attachment, Item, ItemRejected, capture_day, parse_item
+from shared.domain.mapping_file import MappingFile, parse_mapping_csv
+from shared.domain.mapping_rule import ItemMapping, addresses_to_check, map_item
+from shared.domain.phones import participant_keys
+from shared.domain.record import RenderOptions, render_record
+from shared.pipeline.messages import DeliveryMessage, ItemMessage, item_key
+from shared.pipeline.ports import Directory, UserStatus
+
+log = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------- mapping file
+class MappingSource:
+    """The mapping CSV from MAPPING_BLOB, re-read only when its ETag changes (checked at most every ``recheck_seconds``)."""
+
+    def __init__(self, blobs, container: str, path: str, default_region: str, recheck_seconds: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic):
+        self.blobs, self.container, self.path = blobs, container, path
+        self.region = default_region
+        self.recheck_seconds = recheck_seconds
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._etag: str | None = None
+        self._checked = float("-inf")
+        self._mapping = parse_mapping_csv(b"", default_region)
+        self.loads = 0
+
+    def get(self) -> MappingFile:
+        with self._lock:
+            if self.clock() - self._checked < self.recheck_seconds:
+                return self._mapping
+            etag = self.blobs.etag(self.container, self.path)
+            self._checked = self.clock()
+            if etag is None:
+                if self._etag is not None:
+                    log.warning("mapping file %s/%s is gone: only the items' email property maps now", self.container, self.path)
+                self._etag, self._mapping = None, parse_mapping_csv(b"", self.region)
+            elif etag != self._etag:
+                data, etag = self.blobs.get_with_etag(self.container, self.path)
+                self._mapping, self._etag = parse_mapping_csv(data, self.region), etag
+                self.loads += 1
+                errors = [p for p in self._mapping.problems if p.severity == "error"]
+                log.info("mapping file loaded: %d keys, %d rows with errors", len(self._mapping.entries), len(errors))
+            return self._mapping
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._checked = float("-inf")
+
+
+# --------------------------------------------------------------------------- directory
+class CachedDirectory:
+    """Directory answers cached in table storage with a TTL: a day's run looks each user up once."""
+
+    def __init__(self, directory: Directory, cache):
+        self.directory, self.cache = directory, cache
+        self.lookups = 0
+
+    def lookup(self, address: str) -> UserStatus:
+        address = address.lower()
+        cached = self.cache.get(address)
+        if cached is not None:
+            return cached
+        status = self.directory.lookup(address)  # DirectoryUnavailable propagates: retried, never "not a user"
+        self.lookups += 1
+        self.cache.put(status)
+        return status
+
+
+class BlobAttachments:
+    """The converter's AttachmentSource: bytes stored by the pull under attachments/{sha256}."""
+
+    def __init__(self, blobs):
+        self.blobs = blobs
+
+    def read(self, attachment: Attachment) -> bytes | None:
+        if not self.blobs.exists(names.ATTACHMENTS, attachment.sha256):
+            return None
+        return self.blobs.get(names.ATTACHMENTS, attachment.sha256)
+
+
+def attachment_location(attachment: Attachment) -> str:
+    return f"{names.ATTACHMENTS}/{attachment.sha256}"
+
+
+# --------------------------------------------------------------------------- use case
+@dataclass(frozen=True)
+class ConvertOutcome:
+    status: str  # converted | rejected | unmapped
+    copies: int = 0
+    reason: str = ""
+
+
+def participant_labels(item: Item, region: str) -> list[str]:
+    """Each participant's key (E.164 or uid:...), unmasked: stored inside the tenant, masked in reports."""
+    out = []
+    for p in item.participants:
+        keys = participant_keys(p, region)
+        out.append(keys[0] if keys else "(no usable number or user id)")
+    return sorted(set(out))
+
+
+def map_and_render(item: Item, *, mapping: MappingFile, directory: Directory, blobs, region: str,
+                   options: RenderOptions) -> tuple[ItemMapping, object | None]:
+    valid = {address: directory.lookup(address) for address in sorted(addresses_to_check(item, mapping, region))}
+    item_mapping = map_item(item, mapping, valid, region)
+    if item_mapping.unmapped:
+        return item_mapping, None
+    record = render_record(item, mailbox_of=item_mapping.mailbox_of, attachments=BlobAttachments(blobs), options=options)
+    return item_mapping, record
+
+
+def convert_item(
+    message: ItemMessage,
+    *,
+    blobs,
+    queues,
+    tracking,
+    mapping: MappingSource,
+    directory: Directory,
+    region: str,
+    options: RenderOptions,
+    traceparent: Callable[[], str | None] = lambda: None,
+) -> ConvertOutcome:
+    key = item_key(message.item_id)
+    raw = blobs.get(names.RAW, message.raw_blob)
+    try:
+        item = parse_item(raw)
+    except ItemRejected as exc:
+        blobs.put(names.REJECTED, f"{message.report_date}/{key}.json",
+                  json.dumps({"item_id": message.item_id, "reason": exc.reason, "raw_blob": f"{names.RAW}/{message.raw_blob}",
+                              "report_date": message.report_date}, ensure_ascii=False, indent=2).encode(),
+                  content_type="application/json")
+        tracking.item(message.report_date, key, item_id=message.item_id, stage="rejected", reason=exc.reason[:1000])
+        log.warning("item %s rejected: %s", message.item_id, exc.reason)
+        return ConvertOutcome("rejected", reason=exc.reason)
+
+    item_mapping, record = map_and_render(item, mapping=mapping.get(), directory=directory, blobs=blobs, region=region,
+                                          options=options)
+    if record is None:
+        people = participant_labels(item, region)
+        reasons = sorted({pm.reason for pm in item_mapping.participants if pm.reason})
+        blobs.put(names.UNMAPPED, f"{message.report_date}/{key}.json",
+                  json.dumps({"item_id": message.item_id, "raw_blob": message.raw_blob, "report_date": message.report_date,
+                              "run_id": message.run_id, "participants": people, "reasons": reasons},
+                             ensure_ascii=False, indent=2).encode(), content_type="application/json")
+        tracking.item(message.report_date, key, item_id=message.item_id, stage="unmapped", item_type=item.type,
+                      participants=", ".join(people)[:2000], reason="; ".join(reasons)[:1000])
+        return ConvertOutcome("unmapped", reason="no participant maps to a valid Microsoft 365 mailbox")
+
+    mime_blob = f"{capture_day(item.captured_at)}/{key}.eml"
+    blobs.put(names.MIME, mime_blob, record.eml, content_type="message/rfc822",
+              metadata={"item_class": record.item_class, "partial": str(record.partial).lower()})
+    fan_out(item, item_mapping, record, message=message, mime_blob=mime_blob, queues=queues, tracking=tracking,
+            traceparent=traceparent())
+    tracking.item(message.report_date, key, item_id=message.item_id, stage="converted", item_type=item.type,
+                  copies=len(item_mapping.mailboxes), partial=record.partial)
+    return ConvertOutcome("converted", copies=len(item_mapping.mailboxes))
+
+
+def fan_out(item: Item, item_mapping: ItemMapping, record, *, message: ItemMessage, mime_blob: str, queues, tracking,
+            traceparent: str | None) -> None:
+    key = item_key(item.id)
+    by_mailbox: dict[str, str] = {}
+    for pm in item_mapping.participants:
+        if pm.mailbox and pm.mailbox not in by_mailbox:
+            by_mailbox[pm.mailbox] = pm.keys[0] if pm.keys else ""
+    for mailbox in item_mapping.mailboxes:
+        tracking.copy_pending(message.report_date, key, mailbox, item_id=item.id, source=by_mailbox.get(mailbox, ""),
+                              item_type=item.type)
+        queues.send(names.DELIVERIES_QUEUE, DeliveryMessage(
+            item_id=item.id, item_type=item.type, mailbox=mailbox, mime_blob=mime_blob, item_class=record.item_class,
+            partial=record.partial, report_date=message.report_date, source=by_mailbox.get(mailbox, ""),
+            traceparent=traceparent).model_dump())

@@ -1,0 +1,118 @@
+"""deliver_item: create one mailbox copy of a record through Graph, exactly once.
+
+Order of questions: has the ledger seen this copy land? (skip) Is another worker on it right
+now? (come back later) Is a mailbox slot free (Exchange allows 4 concurrent requests per
+mailbox)? (else come back later) Did an earlier attempt possibly create it? (ask Graph by the
+archive id) Only then create, and write the ledger. Throttling hands the message back to the
+queue with a delay instead of sleeping inside the function.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Callable
+
+from shared import names
+from shared.pipeline.messages import DeliveryMessage, item_key
+from shared.pipeline.ports import ArchiveCopy, Mailbox, MailboxPermanent, MailboxThrottled
+
+log = logging.getLogger(__name__)
+
+MAX_REQUEUES = 200  # throttled hand-backs before a copy counts as failed (days of back-off at worst)
+SLOT_BUSY_DELAY = 3.0
+
+
+@dataclass(frozen=True)
+class Delivered:
+    outcome: str  # imported | partial | skipped | failed
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Requeue:
+    after_seconds: float
+    reason: str
+
+
+def deliver_copy(
+    message: DeliveryMessage,
+    *,
+    blobs,
+    ledger,
+    tracking,
+    mailbox: Mailbox,
+    slots,
+    folder_name: str,
+    owner: str | None = None,
+) -> Delivered | Requeue:
+    key = item_key(message.item_id)
+    owner = owner or uuid.uuid4().hex
+    claim = ledger.claim(message.mailbox, key, owner)
+    if claim.outcome == "delivered":
+        row = claim.row or {}
+        same_day = row.get("report_date") == message.report_date
+        outcome = row.get("outcome", "imported") if same_day else "skipped"
+        reason = "" if same_day else f"already archived (report of {row.get('report_date', '?')})"
+        tracking.copy_outcome(message.report_date, key, message.mailbox, outcome, reason)
+        return Delivered(outcome, reason)
+    if claim.outcome == "busy":
+        return Requeue(max(claim.retry_after, 1.0), "another worker holds this copy")
+
+    with slots.hold(message.mailbox) as held:
+        if not held:
+            ledger.release(message.mailbox, key)
+            return Requeue(SLOT_BUSY_DELAY, "all concurrency slots of the mailbox are busy")
+        try:
+            folder_id = mailbox.ensure_folder(message.mailbox, folder_name)
+            existing = mailbox.find_copy(message.mailbox, folder_id, message.item_id) if claim.uncertain else None
+            if existing:
+                outcome = "partial" if message.partial else "imported"
+                ledger.mark_delivered(message.mailbox, key, message_id=existing, outcome=outcome,
+                                      report_date=message.report_date, found_existing=True)
+                tracking.copy_outcome(message.report_date, key, message.mailbox, outcome, _partial_reason(message, []))
+                return Delivered(outcome)
+            eml = blobs.get(names.MIME, message.mime_blob)
+            ledger.mark_creating(message.mailbox, key)
+            created = mailbox.create_copy(message.mailbox, folder_id, ArchiveCopy(
+                mailbox=message.mailbox, archive_id=message.item_id, eml=eml, item_class=message.item_class))
+        except MailboxThrottled as exc:
+            ledger.release(message.mailbox, key)
+            if message.requeues >= MAX_REQUEUES:
+                reason = f"throttled by Graph {message.requeues} times; redrive later ({exc})"
+                ledger.mark_failed(message.mailbox, key, reason)
+                tracking.copy_outcome(message.report_date, key, message.mailbox, "failed", reason, stage="deliver")
+                return Delivered("failed", reason)
+            return Requeue(max(exc.retry_after, 1.0), f"throttled ({exc.code or exc.status})")
+        except MailboxPermanent as exc:
+            reason = f"Graph refused the copy: {exc}"
+            ledger.mark_failed(message.mailbox, key, reason)
+            tracking.copy_outcome(message.report_date, key, message.mailbox, "failed", reason, stage="deliver")
+            log.warning("copy of %s for a mailbox failed permanently: %s", message.item_id, exc.code)
+            return Delivered("failed", reason)
+        # MailboxTransient and anything else propagate: the queue retries; the ledger says 'creating',
+        # so the next attempt asks Graph before creating again.
+
+    outcome = "partial" if (message.partial or created.notes) else "imported"
+    ledger.mark_delivered(message.mailbox, key, message_id=created.message_id, outcome=outcome,
+                          report_date=message.report_date)
+    tracking.copy_outcome(message.report_date, key, message.mailbox, outcome, _partial_reason(message, created.notes))
+    return Delivered(outcome)
+
+
+def _partial_reason(message: DeliveryMessage, notes: list[str]) -> str:
+    parts = list(notes)
+    if message.partial:
+        parts.insert(0, "the record names attachments it could not embed (too large or unavailable); originals in storage")
+    return "; ".join(parts)
+
+
+def record_failure(message: DeliveryMessage, *, tracking, reason: str, final: bool) -> None:
+    """Called by the queue wrapper on an exception: keep the last error; a final one counts as failed."""
+    key = item_key(message.item_id)
+    tracking.copy_outcome(message.report_date, key, message.mailbox, "failed" if final else "pending",
+                          reason[:1000], stage="deliver")
+
+
+OnOutcome = Callable[[Delivered | Requeue], None]

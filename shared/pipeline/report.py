@@ -1,0 +1,192 @@
+"""The daily admin report: what the feed offered, what landed where, and everything that did not.
+
+Built from the tracking rows of one report day (the UTC day of the pull run), written as JSON
+and HTML to the ``reports`` container, its figures sent to Application Insights. The invariant
+copies = imported + partial + skipped + failed (+ pending while work is still queued) is
+checked and shown: a report whose arithmetic does not close says so in red.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta, timezone
+
+from shared import names
+from shared.domain.masking import mask_number
+
+OUTCOMES = ("imported", "partial", "skipped", "failed", "pending")
+
+
+@dataclass
+class Problem:
+    item_id: str
+    source: str  # masked unless the operator asked for full numbers
+    mailbox: str
+    stage: str
+    reason: str
+
+
+@dataclass
+class Report:
+    date: str
+    generated_at: str
+    items_available: int = 0
+    copies: int = 0
+    imported: int = 0
+    partial: int = 0
+    skipped: int = 0
+    failed: int = 0
+    pending: int = 0
+    rejected: int = 0
+    unmapped: int = 0
+    converted: int = 0
+    attachments_corrupt: int = 0
+    runs: list[dict] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def invariant_holds(self) -> bool:
+        return self.copies == self.imported + self.partial + self.skipped + self.failed + self.pending
+
+    @property
+    def complete(self) -> bool:
+        return self.pending == 0
+
+    @property
+    def empty(self) -> bool:
+        return self.items_available == 0
+
+    def figures(self) -> dict[str, int]:
+        return {k: getattr(self, k) for k in ("items_available", "copies", "imported", "partial", "skipped", "failed",
+                                               "pending", "rejected", "unmapped", "converted", "attachments_corrupt")}
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["invariant"] = {
+            "rule": "copies = imported + partial + skipped + failed + pending",
+            "holds": self.invariant_holds,
+            "complete": self.complete,
+        }
+        data["summary"] = summary_line(self)
+        return data
+
+
+def _mask(value: str, full: bool) -> str:
+    return mask_number(value, full=full) if value else ""
+
+
+def _mask_list(values: str, full: bool) -> str:
+    return ", ".join(_mask(v.strip(), full) for v in values.split(",") if v.strip())
+
+
+def build_report(report_date: str, rows: list[dict], runs: list[dict], *, full_numbers: bool = False,
+                 now: datetime | None = None) -> Report:
+    report = Report(date=report_date, generated_at=(now or datetime.now(timezone.utc)).isoformat(timespec="seconds"))
+    report.runs = sorted(
+        ({k: r.get(k) for k in ("RowKey", "status", "started", "finished", "items", "windows", "last_window_end", "error")}
+         for r in runs if r.get("report_date") == report_date),
+        key=lambda r: r.get("started") or "",
+    )
+    for row in rows:
+        rk = row["RowKey"]
+        if rk.startswith("item|"):
+            report.items_available += 1
+            stage = row.get("stage", "pulled")
+            if stage == "rejected":
+                report.rejected += 1
+                report.problems.append(Problem(row.get("item_id", ""), "", "", "convert", "rejected: " + row.get("reason", "")))
+            elif stage == "unmapped":
+                report.unmapped += 1
+                report.problems.append(Problem(row.get("item_id", ""), _mask_list(row.get("participants", ""), full_numbers), "",
+                                               "mapping", "unmapped: " + (row.get("reason") or "no participant maps to a mailbox")))
+            elif stage == "converted":
+                report.converted += 1
+            elif stage == "failed":
+                report.problems.append(Problem(row.get("item_id", ""), "", "", "convert", row.get("reason", "")))
+            elif stage == "pulled":
+                report.problems.append(Problem(row.get("item_id", ""), "", "", "convert", "not converted yet (queued)"))
+            if row.get("corrupt_attachments"):
+                n = len(row["corrupt_attachments"].split(","))
+                report.attachments_corrupt += n
+                report.problems.append(Problem(row.get("item_id", ""), "", "", "pull",
+                                               f"{n} attachment(s) failed their sha256 check after re-fetching; "
+                                               "the record names them as unavailable"))
+        elif rk.startswith("copy|"):
+            report.copies += 1
+            outcome = row.get("outcome", "pending")
+            if outcome not in OUTCOMES:
+                outcome = "pending"
+            setattr(report, outcome, getattr(report, outcome) + 1)
+            if outcome in ("partial", "failed", "pending"):
+                report.problems.append(Problem(row.get("item_id", ""), _mask(row.get("source", ""), full_numbers),
+                                               row.get("mailbox", ""), row.get("stage", "deliver"),
+                                               f"{outcome}: {row.get('reason') or ('still queued' if outcome == 'pending' else '')}"))
+    report.problems.sort(key=lambda p: (p.stage, p.item_id, p.mailbox))
+    return report
+
+
+def summary_line(r: Report) -> str:
+    if r.empty:
+        return f"{r.date}: no items were available from the capture feed for this day."
+    state = "complete" if r.complete else f"IN PROGRESS ({r.pending} copies still queued)"
+    check = "holds" if r.invariant_holds else "DOES NOT HOLD"
+    return (f"{r.date}: {r.items_available} items from the feed, {r.copies} copies to import; {r.imported} imported, "
+            f"{r.partial} partially imported, {r.skipped} skipped as duplicates, {r.failed} failed; {r.rejected} rejected, "
+            f"{r.unmapped} unmapped; invariant {check}; {state}.")
+
+
+def render_html(r: Report) -> str:
+    e = html.escape
+    rows = "".join(
+        f"<tr><td>{e(p.item_id)}</td><td>{e(p.source)}</td><td>{e(p.mailbox)}</td><td>{e(p.stage)}</td><td>{e(p.reason)}</td></tr>"
+        for p in r.problems
+    )
+    figures = "".join(f"<tr><th>{e(k.replace('_', ' '))}</th><td>{v}</td></tr>" for k, v in r.figures().items())
+    ok = r.invariant_holds
+    runs = "".join(
+        f"<tr><td>{e(str(run.get('RowKey')))}</td><td>{e(str(run.get('status')))}</td><td>{e(str(run.get('started')))}</td>"
+        f"<td>{e(str(run.get('finished') or ''))}</td><td>{e(str(run.get('items') or 0))}</td><td>{e(str(run.get('error') or ''))}</td></tr>"
+        for run in r.runs
+    )
+    empty = "<p class='empty'><strong>No items were available from the capture feed for this day.</strong></p>" if r.empty else ""
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>WhatsApp archive report {e(r.date)}</title>
+<style>body{{font-family:Segoe UI,Arial,sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse;margin:1em 0}}
+td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}}th{{background:#f3f3f3}}
+.ok{{color:#0a6b0a}}.bad{{color:#b00020;font-weight:bold}}.empty{{font-size:1.2em}}</style></head>
+<body><h1>WhatsApp archive report for {e(r.date)}</h1>
+<p>Generated {e(r.generated_at)} (UTC). {e(summary_line(r))}</p>{empty}
+<h2>Figures</h2><table>{figures}</table>
+<p class="{'ok' if ok else 'bad'}">copies ({r.copies}) = imported ({r.imported}) + partial ({r.partial}) + skipped ({r.skipped})
+ + failed ({r.failed}) + pending ({r.pending}): {'holds' if ok else 'DOES NOT HOLD: investigate before relying on this day'}</p>
+<h2>Pull runs</h2><table><tr><th>run</th><th>status</th><th>started</th><th>finished</th><th>items</th><th>error</th></tr>{runs}</table>
+<h2>Items that did not fully land ({len(r.problems)})</h2>
+<table><tr><th>item id</th><th>source participant</th><th>target mailbox</th><th>stage</th><th>reason</th></tr>{rows}</table>
+</body></html>
+"""
+
+
+def write_report(report: Report, *, blobs, retention_days: int, today: date | None = None) -> tuple[str, str]:
+    json_name, html_name = f"{report.date}.json", f"{report.date}.html"
+    blobs.put(names.REPORTS, json_name, json.dumps(report.to_json(), indent=2, ensure_ascii=False).encode(),
+              content_type="application/json")
+    blobs.put(names.REPORTS, html_name, render_html(report).encode(), content_type="text/html; charset=utf-8")
+    prune_reports(blobs, retention_days=retention_days, today=today or datetime.now(timezone.utc).date())
+    return json_name, html_name
+
+
+def prune_reports(blobs, *, retention_days: int, today: date) -> list[str]:
+    """Delete reports whose day is older than the retention period."""
+    cutoff = today - timedelta(days=retention_days)
+    removed = []
+    for name in list(blobs.list(names.REPORTS)):
+        try:
+            day = date.fromisoformat(name.split(".", 1)[0])
+        except ValueError:
+            continue
+        if day < cutoff:
+            blobs.delete(names.REPORTS, name)
+            removed.append(name)
+    return removed
