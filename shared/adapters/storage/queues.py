@@ -9,6 +9,7 @@ from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import QueueServiceClient
 
 from shared import names
+from shared.adapters.storage.clients import QUEUE_POLICIES
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,13 @@ class Received:
 class QueueStore:
     def __init__(self, service: QueueServiceClient):
         self.service = service
+        self._clients: dict = {}
+
+    def _q(self, queue: str):
+        client = self._clients.get(queue)
+        if client is None:
+            client = self._clients[queue] = self.service.get_queue_client(queue, **QUEUE_POLICIES)
+        return client
 
     def ensure_queues(self) -> None:
         for queue in names.QUEUES:
@@ -33,12 +41,12 @@ class QueueStore:
 
     def send(self, queue: str, payload: dict | bytes, *, delay_seconds: int = 0) -> None:
         body = payload if isinstance(payload, bytes) else json.dumps(payload, separators=(",", ":")).encode()
-        self.service.get_queue_client(queue).send_message(
+        self._q(queue).send_message(
             body, visibility_timeout=max(0, min(int(delay_seconds), 7 * 24 * 3600)) or None
         )
 
     def receive(self, queue: str, *, max_messages: int = 16, visibility_timeout: int = 300) -> list[Received]:
-        client = self.service.get_queue_client(queue)
+        client = self._q(queue)
         out = []
         for msg in client.receive_messages(max_messages=max_messages, visibility_timeout=visibility_timeout):
             out.append(Received(queue, msg.id, msg.pop_receipt, msg.dequeue_count, msg.content))
@@ -47,16 +55,16 @@ class QueueStore:
         return out
 
     def delete(self, msg: Received) -> None:
-        self.service.get_queue_client(msg.queue).delete_message(msg.id, msg.pop_receipt)
+        self._q(msg.queue).delete_message(msg.id, msg.pop_receipt)
 
     def release(self, msg: Received, *, delay_seconds: int) -> None:
         """Make a received message visible again after ``delay_seconds`` (a failed attempt)."""
-        self.service.get_queue_client(msg.queue).update_message(
+        self._q(msg.queue).update_message(
             msg.id, msg.pop_receipt, visibility_timeout=max(0, int(delay_seconds))
         )
 
     def depth(self, queue: str) -> int:
-        return self.service.get_queue_client(queue).get_queue_properties().approximate_message_count
+        return self._q(queue).get_queue_properties().approximate_message_count
 
     def peek_all(self, queue: str, limit: int = 32) -> list[bytes]:
-        return [m.content for m in self.service.get_queue_client(queue).peek_messages(max_messages=min(limit, 32))]
+        return [m.content for m in self._q(queue).peek_messages(max_messages=min(limit, 32))]
