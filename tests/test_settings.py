@@ -1,0 +1,76 @@
+"""Settings: every one named, defaulted, validated with a message that says what to fix."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from shared.settings import Settings, SettingsError, load_settings
+
+REPO = Path(__file__).resolve().parent.parent
+DEV = {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}
+
+
+def setting_names() -> set[str]:
+    out = set()
+    for field in Settings.model_fields.values():
+        alias = field.validation_alias
+        out.add(alias if isinstance(alias, str) else alias.choices[0])
+    return out
+
+
+def test_defaults_are_the_documented_ones():
+    s = load_settings(**DEV)
+    assert s.archive_folder_name == "WhatsApp Archiver"
+    assert s.pull_schedule == "0 0 2 * * *"
+    assert s.graph_endpoint == "https://graph.microsoft.com"
+    assert s.mapping_container == "config" and s.mapping_path == "user-mapping.csv"
+    assert s.graph_create_mode == "json"
+
+
+@pytest.mark.parametrize(
+    "name, value, expected",
+    [
+        ("PULL_SCHEDULE", "0 2 * * *", "6-field NCRONTAB"),
+        ("GRAPH_ENDPOINT", "http://graph.example.com", "plain http is only allowed for a loopback host"),
+        ("FEED_BASE_URL", "ftp://feed", "absolute http(s) URL"),
+        ("MAPPING_BLOB", "user-mapping.csv", "container/path"),
+        ("DEFAULT_PHONE_REGION", "XX", "region code"),
+        ("DISPLAY_TIMEZONE", "Mars/Olympus", "IANA time zone"),
+        ("MAILBOX_CONCURRENCY", "8", "MAILBOX_CONCURRENCY"),
+        ("GRAPH_CREATE_MODE", "mime", "GRAPH_CREATE_MODE"),
+    ],
+)
+def test_a_bad_value_names_the_setting_and_what_is_expected(monkeypatch, name, value, expected):
+    monkeypatch.setenv("AzureWebJobsStorage", "UseDevelopmentStorage=true")
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as err:
+        load_settings()
+    assert name in str(err.value)
+    assert expected in str(err.value)
+
+
+def test_storage_must_be_configured_one_way_or_the_other():
+    with pytest.raises(SettingsError, match="AzureWebJobsStorage"):
+        load_settings()
+    assert load_settings(AzureWebJobsStorage__accountName="archiverstore").storage_account_name == "archiverstore"
+
+
+def test_loopback_graph_is_recognised_and_nothing_else_is():
+    assert load_settings(**DEV, GRAPH_ENDPOINT="http://127.0.0.1:9999").graph_is_loopback
+    assert load_settings(**DEV, GRAPH_ENDPOINT="http://localhost:9999").graph_is_loopback
+    assert not load_settings(**DEV, GRAPH_ENDPOINT="https://graph.microsoft.us").graph_is_loopback
+    assert not load_settings(**DEV, GRAPH_ENDPOINT="https://127.0.0.1.nip.io").graph_is_loopback
+
+
+def test_example_settings_file_lists_every_setting_with_a_comment():
+    example = json.loads((REPO / "local.settings.example.json").read_text())
+    values, comments = set(example["Values"]), set(example["_comments"])
+    identity_only = {n for n in setting_names() if n.startswith("AzureWebJobsStorage__")}
+    assert setting_names() - identity_only <= values, "settings missing from Values"
+    assert setting_names() <= comments, "settings without a comment"
+    assert values <= comments
+    # and every value there passes validation as it stands
+    load_settings(**{k: v for k, v in example["Values"].items() if k != "FUNCTIONS_WORKER_RUNTIME"})
