@@ -38,7 +38,8 @@ def cmd_run(args) -> int:
 
     app = _archiver()
     try:
-        summary = run_cycle(app, workers=args.workers, retry_delay_seconds=args.retry_delay)
+        summary = run_cycle(app, workers=args.workers, retry_delay_seconds=args.retry_delay,
+                            visibility_timeout=args.visibility_timeout)
     except FeedAuthError as exc:
         print(f"run failed: the capture feed refused our token ({exc}). The checkpoint did not move; "
               "fix FEED_TOKEN and run again.", file=sys.stderr)
@@ -129,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=4, help="messages handled in parallel per queue (default 4)")
     p.add_argument("--retry-delay", type=float, default=None,
                    help="seconds before a failed message is retried (default: host.json visibilityTimeout)")
+    p.add_argument("--visibility-timeout", type=int, default=300,
+                   help="seconds a message being handled stays hidden; a crashed run's messages reappear after it (default 300)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("convert", help="print the .eml of one item JSON file", add_help=False)

@@ -74,7 +74,7 @@ class Archiver:
 
     @cached_property
     def ledger(self) -> Ledger:
-        return Ledger(self.tables)
+        return Ledger(self.tables, claim_seconds=self.settings.delivery_claim_seconds)
 
     @cached_property
     def tracking(self) -> Tracking:
@@ -130,9 +130,11 @@ class Archiver:
                              attachment_location=convert.attachment_location)
 
     # ---------------------------------------------------------------- use cases
-    def pull(self, progress=lambda _m: None) -> pull.PullResult:
+    def pull(self, progress=lambda _m: None, now=None) -> pull.PullResult:
+        clock = {"now": now} if now is not None else {}
         with telemetry.item_span("pull", item_id="(run)"):
             result = pull.pull_delta(
+                **clock,
                 feed=self.feed, blobs=self.blobs, queues=self.queues, checkpoints=self.checkpoints, tracking=self.tracking,
                 max_window_hours=self.settings.max_window_hours, first_lookback_hours=self.settings.first_run_lookback_hours,
                 traceparent=telemetry.current_traceparent, progress=progress,

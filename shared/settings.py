@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     archive_folder_name: str = Field(default="WhatsApp Archiver", min_length=1, max_length=255, validation_alias="ARCHIVE_FOLDER_NAME")
     mailbox_concurrency: int = Field(default=4, ge=1, le=4, validation_alias="MAILBOX_CONCURRENCY")
     graph_timeout_seconds: float = Field(default=100.0, gt=0, le=600, validation_alias="GRAPH_TIMEOUT_SECONDS")
+    delivery_claim_seconds: int = Field(default=600, ge=5, le=3600, validation_alias="DELIVERY_CLAIM_SECONDS")
     max_item_bytes: int = Field(default=150 * MiB, ge=1 * MiB, le=150 * MiB, validation_alias="MAX_ITEM_BYTES")
 
     # --- Mapping ----------------------------------------------------------------------------

@@ -39,11 +39,11 @@ class CycleSummary:
 
 
 def drain_all(app: Archiver, *, workers: int = 4, retry_delay_seconds: float | None = None, max_idle_seconds: float = 600.0,
-              progress=lambda _m: None, summary: CycleSummary | None = None) -> CycleSummary:
+              visibility_timeout: int = 300, progress=lambda _m: None, summary: CycleSummary | None = None) -> CycleSummary:
     summary = summary or CycleSummary(report_date="")
     delay = app.retry_delay_seconds if retry_delay_seconds is None else retry_delay_seconds
     common = dict(max_dequeue_count=app.max_dequeue_count, retry_delay_seconds=delay, max_idle_seconds=max_idle_seconds,
-                  progress=progress)
+                  visibility_timeout=visibility_timeout, progress=progress)
     items = drain(app.queues, names.ITEMS_QUEUE, app.on_item, workers=workers, **common)
     deliveries = drain(app.queues, names.DELIVERIES_QUEUE, app.on_delivery, workers=workers, **common)
     for name, stats in ((names.ITEMS_QUEUE, items), (names.DELIVERIES_QUEUE, deliveries)):
@@ -70,14 +70,15 @@ def _merge(a: DrainStats, b: DrainStats) -> DrainStats:
 
 
 def run_cycle(app: Archiver, *, workers: int = 4, retry_delay_seconds: float | None = None, write_report: bool = True,
-              progress=lambda m: print(m, file=sys.stderr, flush=True)) -> CycleSummary:
+              visibility_timeout: int = 300, progress=lambda m: print(m, file=sys.stderr, flush=True)) -> CycleSummary:
     app.ensure_storage()
     progress("pull: asking the capture feed for new items")
     pulled = app.pull(progress=progress)
     summary = CycleSummary(report_date=pulled.report_date, pulled=pulled.items,
                            attachments_corrupt=pulled.attachments_corrupt)
     progress(f"pull: {pulled.items} items in {len(pulled.windows)} window(s); converting and delivering")
-    drain_all(app, workers=workers, retry_delay_seconds=retry_delay_seconds, progress=progress, summary=summary)
+    drain_all(app, workers=workers, retry_delay_seconds=retry_delay_seconds, visibility_timeout=visibility_timeout,
+              progress=progress, summary=summary)
     if write_report:
         report = app.report(pulled.report_date)
         progress(f"report written to {names.REPORTS}/{pulled.report_date}.json and .html")

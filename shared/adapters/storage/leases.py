@@ -18,7 +18,7 @@ from azure.storage.blob import BlobLeaseClient, BlobServiceClient
 
 from shared import names
 
-LEASE_SECONDS = 30
+LEASE_SECONDS = 15  # the shortest lease Azure allows: a crashed worker frees its slot soonest
 
 
 class MailboxSlots:
