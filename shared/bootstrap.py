@@ -140,6 +140,7 @@ class Archiver:
                 traceparent=telemetry.current_traceparent, progress=progress,
             )
             telemetry.count("pull", "succeeded", n=result.items)
+            telemetry.pull_succeeded(result.run_id, result.items, len(result.windows))
             return result
 
     def on_item(self, body: bytes | str, dequeue_count: int) -> str:
@@ -196,7 +197,7 @@ class Archiver:
         built = report.build_report(report_date, self.tracking.rows(report_date), self.checkpoints.runs(), full_numbers=full)
         if write:
             report.write_report(built, blobs=self.blobs, retention_days=self.settings.report_retention_days)
-            telemetry.report_figures(report_date, built.figures())
+            telemetry.report_figures(report_date, {**built.figures(), "invariant_holds": built.invariant_holds})
         return built
 
     def report_today(self) -> list[report.Report]:
