@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from devtools.azurite import Azurite
 from devtools.feed_server import FeedServer
@@ -32,8 +32,15 @@ class LocalWorld:
     overrides: dict = field(default_factory=dict)
     _stack: ExitStack = field(default_factory=ExitStack)
 
+    def env(self, **extra) -> dict[str, str]:
+        """The app settings pointing at this world, as environment variables (for `python -m shared` subprocesses)."""
+        return {k: str(v) for k, v in self._values(**extra).items()}
+
     def settings(self, **extra) -> Settings:
-        values = {
+        return load_settings(**self._values(**extra))
+
+    def _values(self, **extra) -> dict:
+        return {
             "AzureWebJobsStorage": self.storage_connection,
             "FEED_BASE_URL": self.feed.base_url,
             "FEED_TOKEN": FEED_TOKEN,
@@ -43,7 +50,6 @@ class LocalWorld:
             **self.overrides,
             **extra,
         }
-        return load_settings(**values)
 
     def archiver(self, **extra) -> Archiver:
         app = Archiver(self.settings(**extra))
@@ -74,7 +80,8 @@ def start_world(*, storage_connection: str | None = None, day: date | None = Non
     if storage_connection is None:
         azurite = stack.enter_context(Azurite())
         storage_connection = azurite.connection_string
-    sample = generate_day(day or (datetime.now(timezone.utc).date()), seed=seed, scale=scale)
+    # yesterday by default: the whole day is in the past, so the first pull's window covers all of it
+    sample = generate_day(day or (datetime.now(timezone.utc).date() - timedelta(days=1)), seed=seed, scale=scale)
     feed = FeedServer(sample.items, sample.attachments, token=FEED_TOKEN, port=feed_port)
     feed.start()
     stack.callback(feed.stop)

@@ -52,11 +52,14 @@ def deliver_copy(
     claim = ledger.claim(message.mailbox, key, owner)
     if claim.outcome == "delivered":
         row = claim.row or {}
-        same_day = row.get("report_date") == message.report_date
-        outcome = row.get("outcome", "imported") if same_day else "skipped"
-        reason = "" if same_day else f"already archived (report of {row.get('report_date', '?')})"
-        tracking.copy_outcome(message.report_date, key, message.mailbox, outcome, reason)
-        return Delivered(outcome, reason)
+        if row.get("report_date") == message.report_date:
+            # landed earlier in this report day (a redelivered message, a re-pulled window): the day's
+            # report keeps counting it as landed once; this attempt itself imported nothing
+            tracking.copy_outcome(message.report_date, key, message.mailbox, row.get("outcome", "imported"), "")
+            return Delivered("skipped", "already archived earlier this report day")
+        reason = f"already archived (report of {row.get('report_date', '?')})"
+        tracking.copy_outcome(message.report_date, key, message.mailbox, "skipped", reason)
+        return Delivered("skipped", reason)
     if claim.outcome == "busy":
         return Requeue(max(claim.retry_after, 1.0), "another worker holds this copy")
 
