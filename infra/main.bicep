@@ -1,0 +1,241 @@
+// WhatsApp Archiver: the whole deployment into one resource group.
+//
+//   az deployment group create --resource-group <rg> \
+//     --template-file infra/main.bicep --parameters @infra/main.parameters.json
+//
+// One user-assigned managed identity does everything (storage, Key Vault, Application Insights,
+// Microsoft Graph); no connection string, account key or secret appears in the template or in the
+// app settings. After deployment: grant Graph access (infra/graph-access/), put the feed token
+// into Key Vault, publish the code, upload the mapping file (docs/deploy.md).
+
+targetScope = 'resourceGroup'
+
+@description('Azure region for every resource (Flex Consumption must be available there).')
+param location string = resourceGroup().location
+
+@description('Short prefix of every resource name (letters, digits, hyphens).')
+@minLength(2)
+@maxLength(11)
+param namePrefix string = 'wa-archiver'
+
+@description('E-mail address that receives the alerts.')
+param alertEmail string
+
+@description('Base URL of the capture feed API (https).')
+param feedBaseUrl string
+
+@description('Name of the Key Vault secret holding the feed\'s bearer token (set after deployment).')
+param feedTokenSecretName string = 'feed-token'
+
+@description('json: Graph v1.0 JSON create (needs Mail.ReadWrite); import_mime: beta importMime (also needs Mail-Advanced.ReadWrite.All).')
+@allowed([
+  'json'
+  'import_mime'
+])
+param graphCreateMode string = 'json'
+
+@description('NCRONTAB (6 fields, UTC) of the daily pull.')
+param pullSchedule string = '0 0 2 * * *'
+
+@description('NCRONTAB (6 fields, UTC) of the daily admin report (after the pull has drained).')
+param reportSchedule string = '0 0 6 * * *'
+
+@description('Folder created at the root of each archived mailbox.')
+param archiveFolderName string = 'WhatsApp Archiver'
+
+@description('Region for national-format phone numbers in the feed and the mapping file.')
+param defaultPhoneRegion string = 'US'
+
+@description('IANA time zone shown beside UTC in the records.')
+param displayTimezone string = 'UTC'
+
+@description('One record per conversation per day instead of one per item.')
+param transcriptMode bool = false
+
+@description('Days the daily admin reports are kept.')
+param reportRetentionDays int = 90
+
+@description('Days after which raw captures (raw/) and rendered .eml (mime/) are deleted from storage (long after they are delivered).')
+@minValue(1)
+@maxValue(3650)
+param retentionDays int = 90
+
+@description('Storage replication.')
+@allowed([
+  'Standard_LRS'
+  'Standard_ZRS'
+  'Standard_GRS'
+  'Standard_GZRS'
+  'Standard_RAGRS'
+  'Standard_RAGZRS'
+])
+param storageSkuName string = 'Standard_GRS'
+
+@description('Failed delivery attempts in one hour above which an alert fires.')
+@minValue(0)
+param deliveryFailureThreshold int = 5
+
+@description('Flex Consumption: most instances the app scales out to.')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+@description('Optional: object id of the operator (user or group) allowed to set the feed token and upload the mapping file.')
+param operatorPrincipalId string = ''
+
+@description('Principal type of operatorPrincipalId.')
+@allowed([
+  'User'
+  'Group'
+  'ServicePrincipal'
+])
+param operatorPrincipalType string = 'User'
+
+@description('Tags for every resource.')
+param tags object = {
+  workload: 'whatsapp-archiver'
+}
+
+var token = uniqueString(resourceGroup().id, namePrefix)
+var compactPrefix = take(toLower(replace(namePrefix, '-', '')), 9)
+var names = {
+  identity: 'id-${namePrefix}'
+  storage: 'st${compactPrefix}${token}'
+  keyVault: 'kv-${take(compactPrefix, 7)}-${take(token, 12)}'
+  logAnalytics: 'log-${namePrefix}'
+  appInsights: 'appi-${namePrefix}'
+  plan: 'plan-${namePrefix}'
+  functionApp: 'func-${namePrefix}-${token}'
+  deploymentContainer: 'deploymentpackage'
+}
+
+module identity 'modules/identity.bicep' = {
+  name: 'identity'
+  params: {
+    location: location
+    name: names.identity
+    tags: tags
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  params: {
+    location: location
+    logAnalyticsName: names.logAnalytics
+    appInsightsName: names.appInsights
+    tags: tags
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  params: {
+    location: location
+    name: names.storage
+    skuName: storageSkuName
+    retentionDays: retentionDays
+    deploymentContainerName: names.deploymentContainer
+    workspaceId: monitoring.outputs.workspaceId
+    tags: tags
+  }
+}
+
+module keyVault 'modules/keyvault.bicep' = {
+  name: 'keyvault'
+  params: {
+    location: location
+    name: names.keyVault
+    workspaceId: monitoring.outputs.workspaceId
+    tags: tags
+  }
+}
+
+module rbac 'modules/rbac.bicep' = {
+  name: 'rbac'
+  params: {
+    principalId: identity.outputs.principalId
+    storageAccountName: storage.outputs.name
+    keyVaultName: keyVault.outputs.name
+    appInsightsName: monitoring.outputs.appInsightsName
+    operatorPrincipalId: operatorPrincipalId
+    operatorPrincipalType: operatorPrincipalType
+  }
+}
+
+module functionApp 'modules/functionapp.bicep' = {
+  name: 'functionapp'
+  params: {
+    location: location
+    name: names.functionApp
+    planName: names.plan
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    storageAccountName: storage.outputs.name
+    blobEndpoint: storage.outputs.blobEndpoint
+    queueEndpoint: storage.outputs.queueEndpoint
+    tableEndpoint: storage.outputs.tableEndpoint
+    deploymentContainerName: names.deploymentContainer
+    appInsightsConnectionString: monitoring.outputs.connectionString
+    keyVaultName: keyVault.outputs.name
+    feedTokenSecretName: feedTokenSecretName
+    feedBaseUrl: feedBaseUrl
+    graphCreateMode: graphCreateMode
+    pullSchedule: pullSchedule
+    reportSchedule: reportSchedule
+    archiveFolderName: archiveFolderName
+    defaultPhoneRegion: defaultPhoneRegion
+    displayTimezone: displayTimezone
+    transcriptMode: transcriptMode
+    reportRetentionDays: reportRetentionDays
+    maximumInstanceCount: maximumInstanceCount
+    tags: tags
+  }
+  dependsOn: [
+    rbac
+  ]
+}
+
+module alerts 'modules/alerts.bicep' = {
+  name: 'alerts'
+  params: {
+    location: location
+    namePrefix: namePrefix
+    alertEmail: alertEmail
+    appInsightsId: monitoring.outputs.appInsightsId
+    workspaceId: monitoring.outputs.workspaceId
+    deliveryFailureThreshold: deliveryFailureThreshold
+    tags: tags
+  }
+}
+
+module workbook 'modules/workbook.bicep' = {
+  name: 'workbook'
+  params: {
+    location: location
+    appInsightsId: monitoring.outputs.appInsightsId
+    workspaceId: monitoring.outputs.workspaceId
+    tags: tags
+  }
+}
+
+@description('Client id of the archiver\'s managed identity (GRAPH_CLIENT_ID; Exchange New-ServicePrincipal -AppId).')
+output identityClientId string = identity.outputs.clientId
+
+@description('Object (principal) id of the identity\'s service principal (Graph appRoleAssignments; New-ServicePrincipal -ObjectId).')
+output identityPrincipalId string = identity.outputs.principalId
+
+@description('Function App name (az functionapp deploy --name).')
+output functionAppName string = functionApp.outputs.name
+
+@description('Storage account name (AzureWebJobsStorage__accountName for the CLI: mapping upload, redrive).')
+output storageAccountName string = storage.outputs.name
+
+@description('Key Vault name (az keyvault secret set --vault-name).')
+output keyVaultName string = keyVault.outputs.name
+
+@description('Name of the feed token secret to set in the Key Vault.')
+output feedTokenSecretName string = feedTokenSecretName
+
+@description('Application Insights name (Logs, Transaction search, the workbook).')
+output appInsightsName string = monitoring.outputs.appInsightsName
