@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO, Iterator, Protocol
 
+from shared.domain.directory import UserStatus  # re-exported: adapters and use cases import it from here
+
 
 # --------------------------------------------------------------------------- capture feed
 class FeedError(RuntimeError):
@@ -47,21 +49,6 @@ class Feed(Protocol):
 # --------------------------------------------------------------------------- directory
 class DirectoryUnavailable(RuntimeError):
     """A directory look-up failed transiently: retry later, never read it as 'not a user'."""
-
-
-@dataclass(frozen=True)
-class UserStatus:
-    address: str  # the address that was looked up, lower-case
-    exists: bool
-    enabled: bool = False
-    has_mailbox: bool = False
-    user_id: str | None = None  # Entra object id
-    primary_address: str | None = None  # the user's 'mail' (primary SMTP address)
-    reason: str = ""  # why it is not a valid archive target, for the report
-
-    @property
-    def is_valid_target(self) -> bool:
-        return self.exists and self.enabled and self.has_mailbox
 
 
 class Directory(Protocol):

@@ -1,0 +1,147 @@
+"""The mapping rule: which mailbox gets a copy of an item, for each of its participants.
+
+Contract (feed-contract.md, "User mapping file"), for each participant: the mapping file first;
+if it names no *valid* Microsoft 365 user (exists, enabled, has a mailbox), the item's ``email``
+property; if neither gives a valid user, that participant gets no copy. An item no participant
+maps to is not imported and is reported as unmapped.
+
+The rule is pure: the caller first asks ``addresses_to_check`` which addresses it needs, looks
+them up in the directory, and passes the answers in ``valid``. An address missing from ``valid``
+was not looked up and is treated as not valid, with that reason, never silently as valid.
+
+A copy goes to the user's canonical address, ``(primary_address or address).lower()``: an alias
+and the primary address of one user, or two numbers of one person, give one copy, not two.
+
+Reasons never hold phone numbers (they reach the report and the tracking table); mailbox
+addresses, which are the tenant's own, are named so the admin can act.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from shared.domain.items import Item, Participant
+from shared.domain.mapping_file import MappingFile, normalise_address
+from shared.domain.phones import participant_keys
+from shared.domain.directory import UserStatus
+
+Via = Literal["mapping_file", "email"]
+
+
+@dataclass(frozen=True)
+class ParticipantMapping:
+    participant: Participant
+    keys: list[str]  # lookup keys, best first (E.164, "uid:...")
+    mailbox: str | None  # canonical lower-case address of the target user, None = no copy
+    via: Via | None  # which source gave the mailbox
+    reason: str = ""  # '' when mapped; otherwise why not, each source in turn
+
+
+@dataclass(frozen=True)
+class ItemMapping:
+    participants: list[ParticipantMapping]
+    region: str = "US"
+    mailboxes: list[str] = field(default_factory=list)  # distinct target mailboxes, sorted
+
+    @property
+    def unmapped(self) -> bool:
+        """No participant maps: the item is not imported and is reported."""
+        return not self.mailboxes
+
+    def mailbox_of(self, participant: Participant) -> str | None:
+        """The mailbox a participant maps to (for the record's From/To), None if it maps to none.
+
+        Matched by equality first; a participant object the item does not hold (e.g. rebuilt by
+        the renderer) is matched by its lookup keys.
+        """
+        for pm in self.participants:
+            if pm.participant == participant:
+                return pm.mailbox
+        keys = participant_keys(participant, self.region)
+        for pm in self.participants:
+            if pm.mailbox and keys and set(keys) & set(pm.keys):
+                return pm.mailbox
+        return None
+
+
+def _email_property(participant: Participant) -> tuple[str | None, str]:
+    """The participant's ``email`` property as an address, or (None, why not)."""
+    if participant.email is None or not participant.email.strip():
+        return None, "email property absent"
+    address = normalise_address(participant.email)
+    if address is None:
+        return None, "email property is not a mailbox address"
+    return address, ""
+
+
+def addresses_to_check(item: Item, mapping: MappingFile, region: str) -> set[str]:
+    """Every lower-case address the rule may need to know about, for one directory look-up each.
+
+    Both sources of every participant are included, even when the mapping file's user will turn
+    out valid: the rule needs the fallback's answer only when the first fails, but asking for both
+    keeps the rule a pure function of (item, file, answers).
+    """
+    wanted: set[str] = set()
+    for participant in item.participants:
+        from_file = mapping.mailbox_for(participant_keys(participant, region))
+        if from_file:
+            wanted.add(from_file.lower())
+        address, _ = _email_property(participant)
+        if address:
+            wanted.add(address)
+    return wanted
+
+
+def _why_not(status: UserStatus | None) -> str:
+    if status is None:
+        return "was not looked up in the directory"
+    if not status.exists:
+        why = "is not a Microsoft 365 user"
+    elif not status.enabled:
+        why = "is disabled"
+    elif not status.has_mailbox:
+        why = "has no mailbox"
+    else:  # pragma: no cover - only called for invalid targets
+        why = "is not a valid archive target"
+    return f"{why} ({status.reason})" if status.reason and status.reason not in why else why
+
+
+def _target(address: str, valid: dict[str, UserStatus]) -> tuple[str | None, str]:
+    status = valid.get(address.lower())
+    if status is not None and status.is_valid_target:
+        return (status.primary_address or status.address or address).lower(), ""
+    return None, _why_not(status)
+
+
+def map_participant(participant: Participant, mapping: MappingFile, valid: dict[str, UserStatus],
+                    region: str) -> ParticipantMapping:
+    """Apply the rule to one participant: mapping file, then the email property, then no copy."""
+    keys = participant_keys(participant, region)
+    reasons: list[str] = []
+    from_file = mapping.mailbox_for(keys)
+    if from_file:
+        mailbox, why = _target(from_file, valid)
+        if mailbox:
+            return ParticipantMapping(participant, keys, mailbox, "mapping_file")
+        reasons.append(f"mapping file names {from_file.lower()} which {why}")
+    elif keys:
+        reasons.append("not in the mapping file")
+    else:
+        reasons.append("no usable phone number or user id for the mapping file")
+    address, absent = _email_property(participant)
+    if address:
+        mailbox, why = _target(address, valid)
+        if mailbox:
+            return ParticipantMapping(participant, keys, mailbox, "email")
+        reasons.append(f"email property {address} {why}")
+    else:
+        reasons.append(absent)
+    return ParticipantMapping(participant, keys, None, None, "; ".join(reasons))
+
+
+def map_item(item: Item, mapping: MappingFile, valid: dict[str, UserStatus], region: str) -> ItemMapping:
+    """One ``ParticipantMapping`` per participant (sender, recipients, call participants)."""
+    people = [map_participant(p, mapping, valid, region) for p in item.participants]
+    mailboxes = sorted({pm.mailbox for pm in people if pm.mailbox})
+    return ItemMapping(participants=people, region=region, mailboxes=mailboxes)
