@@ -71,16 +71,26 @@ class CachedDirectory:
     def __init__(self, directory: Directory, cache):
         self.directory, self.cache = directory, cache
         self.lookups = 0
+        self._guard = threading.Lock()
+        self._per_address: dict[str, threading.Lock] = {}
 
     def lookup(self, address: str) -> UserStatus:
         address = address.lower()
         cached = self.cache.get(address)
         if cached is not None:
             return cached
-        status = self.directory.lookup(address)  # DirectoryUnavailable propagates: retried, never "not a user"
-        self.lookups += 1
-        self.cache.put(status)
-        return status
+        # Workers converting items of one chat all ask for the same people at once: one asks
+        # Graph, the others wait and read its answer from the cache (and the mailbox sees one request).
+        with self._guard:
+            lock = self._per_address.setdefault(address, threading.Lock())
+        with lock:
+            cached = self.cache.get(address)
+            if cached is not None:
+                return cached
+            status = self.directory.lookup(address)  # DirectoryUnavailable propagates: retried, never "not a user"
+            self.lookups += 1
+            self.cache.put(status)
+            return status
 
 
 class BlobAttachments:

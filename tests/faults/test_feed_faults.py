@@ -44,7 +44,9 @@ def test_a_corrupt_attachment_is_refetched_and_never_archived_wrong(storage_conn
 
 
 def test_a_401_mid_run_fails_the_run_clearly_and_leaves_the_checkpoint_for_the_next_run(storage_connection):
-    with start_world(storage_connection=storage_connection, overrides={**FAST, "FEED_PAGE_SIZE": "5"}) as world:
+    # one window for the whole look-back, so the 401 lands inside the only window there is
+    overrides = {**FAST, "FEED_PAGE_SIZE": "5", "MAX_WINDOW_HOURS": "72"}
+    with start_world(storage_connection=storage_connection, overrides=overrides) as world:
         world.feed.fail_auth_after(2)
         app = world.archiver()
         with pytest.raises(FeedAuthError):
