@@ -1,0 +1,117 @@
+"""Assemble the MIME tree with the stdlib ``email`` package; deterministic to the byte.
+
+Layout::
+
+    multipart/mixed                      (only when the item has files)
+      multipart/alternative
+        text/plain; charset=utf-8        base64
+        text/html; charset=utf-8         base64
+      <file parts>                       base64, Content-Disposition: attachment; filename*=RFC 2231
+      text/plain "<name>.omitted.txt"    one per file left out (partial record)
+
+Every part is base64: the text keeps every byte (lone CR, NUL, zero-width, RTL), and no line of
+content can ever look like a boundary. Boundaries come from the item id (``ids.boundary``).
+"""
+
+from __future__ import annotations
+
+from email.message import EmailMessage, MIMEPart
+
+from shared.domain.record.attachments import REASON_TEXT, PlannedFile
+from shared.domain.record.filenames import MAX_NAME
+from shared.domain.record.headers import POLICY, fold_addresses, folded_x, x_value
+from shared.domain.record.addresses import ResolvedAddress
+from shared.domain.record.ids import boundary
+from shared.domain.record.text import repair
+
+_UTF8 = {"charset": "utf-8"}
+
+
+def _utf8(text: str) -> bytes:
+    return repair(text).encode("utf-8")
+
+
+def file_part(planned: PlannedFile) -> MIMEPart:
+    part = MIMEPart(policy=POLICY)
+    part.set_content(planned.data or b"", maintype=planned.maintype, subtype=planned.subtype, cte="base64",
+                     disposition="attachment", filename=planned.file_name)
+    _file_headers(part, planned)
+    return part
+
+
+def _file_headers(part: MIMEPart, planned: PlannedFile) -> None:
+    att = planned.attachment
+    _set(part, "X-WhatsApp-Original-Filename", x_value(att.file_name))
+    _set(part, "X-WhatsApp-Attachment-Id", x_value(att.id))
+    _set(part, "X-WhatsApp-Sha256", att.sha256)
+    _set(part, "X-WhatsApp-Attachment-Kind", att.kind)
+    _set(part, "X-WhatsApp-Declared-Content-Type", x_value(att.content_type))
+    if att.caption is not None:
+        _set(part, "X-WhatsApp-Caption", x_value(att.caption))
+
+
+def omitted_name(planned: PlannedFile) -> str:
+    suffix = ".omitted.txt"
+    return planned.file_name[: MAX_NAME - len(suffix)] + suffix
+
+
+def omitted_text(planned: PlannedFile, location: str) -> str:
+    att = planned.attachment
+    lines = [
+        "This file is part of the WhatsApp item but is NOT embedded in this archive record.",
+        "",
+        f"File name:          {planned.file_name}",
+        f"Original file name: {att.file_name}",
+        f"Content type:       {att.content_type}",
+        f"Kind:               {att.kind}",
+        f"Size:               {att.size} bytes",
+        f"SHA-256:            {att.sha256}",
+        f"Attachment id:      {att.id}",
+        f"Reason:             {REASON_TEXT[planned.reason or 'unavailable']}",
+        f"Original kept at:   {location}",
+    ]
+    if att.caption is not None:
+        lines.append(f"Caption:            {att.caption}")
+    return "\r\n".join(lines) + "\r\n"
+
+
+def omitted_part(planned: PlannedFile, location: str) -> MIMEPart:
+    part = MIMEPart(policy=POLICY)
+    part.set_content(_utf8(omitted_text(planned, location)), maintype="text", subtype="plain", cte="base64",
+                     disposition="attachment", filename=omitted_name(planned), params=dict(_UTF8))
+    _set(part, "X-WhatsApp-Omitted", f"{planned.reason}; sha256={planned.attachment.sha256}")
+    _file_headers(part, planned)
+    return part
+
+
+def _set(msg: MIMEPart, name: str, value: str) -> None:
+    """X-WhatsApp-* values are folded here (exact round trip, fast on huge lists); the standard
+    headers go through the stdlib, which validates and encodes them."""
+    if name.lower().startswith("x-whatsapp-"):
+        msg.set_raw(name, folded_x(name, value))
+    else:
+        msg[name] = value
+
+
+def assemble(*, item_id: str, sender: ResolvedAddress, recipients: list[ResolvedAddress],
+             headers: list[tuple[str, str]], text: str, html: str, planned: list[PlannedFile],
+             locations: list[str]) -> bytes:
+    msg = EmailMessage(policy=POLICY)
+    msg.set_raw("From", fold_addresses([sender]))
+    if recipients:
+        msg.set_raw("To", fold_addresses(recipients))
+    for name, value in headers:
+        _set(msg, name, value)
+    msg.set_content(_utf8(text), maintype="text", subtype="plain", cte="base64", params=dict(_UTF8))
+    msg.add_alternative(_utf8(html), maintype="text", subtype="html", cte="base64", params=dict(_UTF8))
+    for sub in msg.iter_parts():
+        del sub["MIME-Version"]
+    if planned:
+        msg.make_mixed()
+        for p, location in zip(planned, locations):
+            msg.attach(file_part(p) if p.embedded else omitted_part(p, location))
+        msg.set_boundary(boundary(item_id, "mixed"))
+        msg.get_payload(0).set_boundary(boundary(item_id, "alt"))
+    else:
+        msg.set_boundary(boundary(item_id, "alt"))
+    return msg.as_bytes(policy=POLICY)
