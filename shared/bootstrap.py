@@ -126,8 +126,9 @@ class Archiver:
 
     @cached_property
     def render_options(self) -> RenderOptions:
-        return RenderOptions(display_timezone=self.settings.display_timezone, max_item_bytes=self.settings.max_item_bytes,
-                             attachment_location=convert.attachment_location)
+        s = self.settings
+        return RenderOptions(display_timezone=s.display_timezone, max_item_bytes=s.max_item_bytes,
+                             attachment_location=convert.attachment_location, default_region=s.default_phone_region)
 
     # ---------------------------------------------------------------- use cases
     def pull(self, progress=lambda _m: None, now=None) -> pull.PullResult:

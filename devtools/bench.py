@@ -1,0 +1,152 @@
+"""Benchmarks: figures and ratios against a baseline measured in the same run (never timed tests).
+
+    .venv/bin/python -m devtools.bench              all three
+    .venv/bin/python -m devtools.bench render       record rendering only (no servers)
+    .venv/bin/python -m devtools.bench pipeline     end-to-end copies/s on Azurite + local Graph
+    .venv/bin/python -m devtools.bench memory       pull peak memory: a small day vs a day N times larger
+
+1. render: median microseconds per record for the generated day's items, against a baseline of
+   the stdlib building the same items as bare text-only messages. The ratio is what a faithful
+   record (HTML, headers, threading, attachments verified and embedded) costs over a naive one.
+2. pipeline: copies per second through pull -> convert -> deliver on Azurite and the local Graph
+   server, against the same number of Graph creates sent straight through the adapter (no
+   storage, no queues, no ledger). The ratio is the price of exactly-once bookkeeping.
+3. memory: Python heap peak (tracemalloc) while pulling a day, at scale 1 and at scale N. Flat
+   memory means the ratio stays near 1 while the item count grows N times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+import tracemalloc
+from datetime import datetime, timedelta, timezone
+from email.message import EmailMessage
+from email.policy import SMTP
+
+from devtools.sample_day import generate_day
+from shared.domain.items import ItemRejected, parse_item
+from shared.domain.record import RenderOptions, render_record
+
+
+class _DayAttachments:
+    def __init__(self, by_id: dict[str, bytes]):
+        self.by_id = by_id
+
+    def read(self, attachment):
+        return self.by_id.get(attachment.id)
+
+
+def _median_us(fn, items, repeats: int) -> float:
+    per_item = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for item in items:
+            fn(item)
+        per_item.append((time.perf_counter() - started) / len(items) * 1e6)
+    return statistics.median(per_item)
+
+
+def bench_render(scale: int, repeats: int) -> None:
+    day = generate_day((datetime.now(timezone.utc) - timedelta(days=1)).date(), scale=scale)
+    items = []
+    for raw in day.items:
+        try:
+            items.append(parse_item(raw))
+        except ItemRejected:
+            pass
+    source = _DayAttachments(day.attachments)
+    options = RenderOptions()
+
+    def ours(item):
+        return render_record(item, mailbox_of=lambda _p: None, attachments=source, options=options).eml
+
+    def baseline(item):
+        msg = EmailMessage(policy=SMTP)
+        msg["Subject"] = (item.text or item.type)[:60].replace("\r", " ").replace("\n", " ")
+        msg["Date"] = item.sent_at
+        msg.set_content(item.text or "")
+        return msg.as_bytes()
+
+    ours_us, base_us = _median_us(ours, items, repeats), _median_us(baseline, items, repeats)
+    sizes = sorted(len(ours(i)) for i in items)
+    print(f"render: {len(items)} items (scale {scale}), median of {repeats} runs")
+    print(f"  faithful record   {ours_us:9.1f} us/item   ({1e6 / ours_us:8.0f} records/s per core)")
+    print(f"  bare stdlib text  {base_us:9.1f} us/item   (baseline)")
+    print(f"  ratio             {ours_us / base_us:9.1f} x")
+    print(f"  record size       median {statistics.median(sizes)} B, largest {sizes[-1]} B")
+
+
+def bench_pipeline(scale: int) -> None:
+    from devtools.local_world import start_world
+    from shared.adapters.graph import build_graph_mailbox
+    from shared.cli.run import run_cycle
+    from shared.pipeline.ports import ArchiveCopy
+
+    with start_world(scale=scale, overrides={"DELIVERY_CLAIM_SECONDS": "30"}) as world:
+        app = world.archiver()
+        started = time.perf_counter()
+        summary = run_cycle(app, workers=8, retry_delay_seconds=0.2, write_report=False, progress=lambda _m: None)
+        pipeline_s = time.perf_counter() - started
+        copies = summary.delivered
+        emls = [(name, app.blobs.get("mime", name)) for name in app.blobs.list("mime")]
+        app.close()
+
+        # baseline: the same number of creates straight through the adapter into a fresh folder
+        mailbox = build_graph_mailbox(world.settings())
+        target = world.day.users[0]["address"]
+        folder = mailbox.ensure_folder(target, "bench-baseline")
+        started = time.perf_counter()
+        for n in range(copies):
+            name, eml = emls[n % len(emls)]
+            mailbox.create_copy(target, folder, ArchiveCopy(mailbox=target, archive_id=f"bench-{n}", eml=eml,
+                                                            item_class="IPM.ExternalData.WhatsAppArchiver.Message"))
+        direct_s = time.perf_counter() - started
+        mailbox.close()
+    print(f"pipeline: scale {scale}: {summary.pulled} items, {copies} copies delivered, {summary.failed} failed")
+    print(f"  whole cycle (pull+convert+deliver, 8 workers)  {pipeline_s:7.2f} s  {copies / pipeline_s:7.1f} copies/s")
+    print(f"  direct Graph creates, one thread (baseline)    {direct_s:7.2f} s  {copies / direct_s:7.1f} copies/s")
+    print(f"  ratio (cycle time / direct time)               {pipeline_s / direct_s:7.2f} x")
+
+
+def bench_memory(big: int) -> None:
+    from devtools.local_world import start_world
+
+    peaks = {}
+    for scale in (1, big):
+        with start_world(scale=scale) as world:
+            app = world.archiver()
+            tracemalloc.start()
+            result = app.pull()
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            app.close()
+            peaks[scale] = (result.items, peak)
+    (n1, p1), (nb, pb) = peaks[1], peaks[big]
+    print(f"memory: pull peak Python heap (tracemalloc)")
+    print(f"  scale 1      {n1:6d} items   peak {p1 / 1e6:7.2f} MB")
+    print(f"  scale {big:<5d}  {nb:6d} items   peak {pb / 1e6:7.2f} MB")
+    print(f"  items ratio {nb / n1:5.1f} x, memory ratio {pb / p1:5.2f} x (flat: near 1)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devtools.bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("which", nargs="?", choices=["all", "render", "pipeline", "memory"], default="all")
+    parser.add_argument("--scale", type=int, default=4, help="sample-day scale for render and pipeline (default 4)")
+    parser.add_argument("--repeats", type=int, default=7, help="render runs; the median is quoted (default 7)")
+    parser.add_argument("--big", type=int, default=8, help="the larger day's scale for the memory figure (default 8)")
+    args = parser.parse_args(argv)
+    if args.which in ("all", "render"):
+        bench_render(args.scale, args.repeats)
+    if args.which in ("all", "pipeline"):
+        bench_pipeline(args.scale)
+    if args.which in ("all", "memory"):
+        bench_memory(args.big)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
