@@ -49,7 +49,7 @@ param defaultPhoneRegion string = 'US'
 @description('IANA time zone shown beside UTC in the records.')
 param displayTimezone string = 'UTC'
 
-@description('One record per conversation per day instead of one per item.')
+@description('Reserved for transcript mode (one record per conversation per day), not available yet: keep false, true stops the app at start-up with a clear error.')
 param transcriptMode bool = false
 
 @description('Days the daily admin reports are kept.')

@@ -142,6 +142,16 @@ class Settings(BaseSettings):
             raise ValueError("the folder name must not start or end with spaces or hold control characters")
         return value
 
+    @field_validator("transcript_mode")
+    @classmethod
+    def _transcript_mode(cls, value: bool) -> bool:
+        if value:
+            raise ValueError(
+                "transcript mode (one record per conversation per day) is not available in this version; "
+                "set TRANSCRIPT_MODE=false (one record per item) rather than have it silently ignored"
+            )
+        return value
+
     @model_validator(mode="after")
     def _storage_configured(self) -> "Settings":
         if not self.storage_connection and not (

@@ -74,3 +74,9 @@ def test_example_settings_file_lists_every_setting_with_a_comment():
     assert values <= comments
     # and every value there passes validation as it stands
     load_settings(**{k: v for k, v in example["Values"].items() if k != "FUNCTIONS_WORKER_RUNTIME"})
+
+
+def test_transcript_mode_is_refused_loudly_rather_than_ignored():
+    with pytest.raises(SettingsError) as err:
+        load_settings(AzureWebJobsStorage="UseDevelopmentStorage=true", TRANSCRIPT_MODE="true")
+    assert "TRANSCRIPT_MODE" in str(err.value) and "not available" in str(err.value)

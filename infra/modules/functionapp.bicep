@@ -73,7 +73,7 @@ param defaultPhoneRegion string = 'US'
 @description('IANA time zone shown beside UTC in the records.')
 param displayTimezone string = 'UTC'
 
-@description('One record per conversation per day instead of one per item.')
+@description('Reserved for transcript mode; keep false (see main.bicep).')
 param transcriptMode bool = false
 
 @description('Days the daily reports are kept.')
