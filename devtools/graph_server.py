@@ -29,6 +29,7 @@ import hashlib
 import json
 import re
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -274,6 +275,17 @@ def _message_view(m: dict, select: list[str] | None = None) -> dict:
     return view
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client hanging up (a killed archiver, an injected drop) is normal here, not a traceback."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
+
 class GraphServer:
     """See the module docstring. ``base_url`` is the host root; the adapter appends ``/v1.0``."""
 
@@ -292,8 +304,7 @@ class GraphServer:
         self.throttle_retry_after: float = 1.0
         self.requests: list[dict] = []  # method, path, and the headers the tests look at
         self.upload_authorization_seen = 0
-        self._httpd = ThreadingHTTPServer((host, port), _make_handler(self))
-        self._httpd.daemon_threads = True
+        self._httpd = _QuietServer((host, port), _make_handler(self))
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ lifecycle

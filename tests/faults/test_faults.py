@@ -91,7 +91,7 @@ def test_the_same_delivery_handled_twice_at_once_lands_once(storage_connection):
         from shared.pipeline.runner import drain
 
         drain(app.queues, names.ITEMS_QUEUE, app.on_item, max_dequeue_count=5, retry_delay_seconds=0.2)
-        bodies = [m.body for m in app.queues.receive(names.DELIVERIES_QUEUE, max_messages=8, visibility_timeout=60)]
+        bodies = [m.body for m in app.queues.receive(names.DELIVERIES_QUEUE, max_messages=8, visibility_timeout=10)]
         assert bodies
         results: list[str] = []
 
