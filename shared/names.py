@@ -30,7 +30,8 @@ CHECKPOINTS_TABLE = "checkpoints"  # feed watermark and run history
 LEDGER_TABLE = "ledger"  # one row per mailbox copy: claimed / delivered
 DIRECTORY_TABLE = "directorycache"  # Microsoft 365 user look-ups with a TTL
 TRACKING_TABLE = "tracking"  # per report day: what happened to each item and copy
-TABLES = (CHECKPOINTS_TABLE, LEDGER_TABLE, DIRECTORY_TABLE, TRACKING_TABLE)
+BUDGET_TABLE = "mailboxbudget"  # per mailbox: Graph requests spent in the current minute, across instances
+TABLES = (CHECKPOINTS_TABLE, LEDGER_TABLE, DIRECTORY_TABLE, TRACKING_TABLE, BUDGET_TABLE)
 
 # The connection setting the Functions host binds queues and the timer with.
 STORAGE_CONNECTION = "AzureWebJobsStorage"

@@ -69,6 +69,7 @@ var tableNames = [
   'ledger'
   'directorycache'
   'tracking'
+  'mailboxbudget'
 ]
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {

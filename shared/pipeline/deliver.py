@@ -2,8 +2,9 @@
 
 Order of questions: has the ledger seen this copy land? (skip) Is another worker on it right
 now? (come back later) Is a mailbox slot free (Exchange allows 4 concurrent requests per
-mailbox)? (else come back later) Did an earlier attempt possibly create it? (ask Graph by the
-archive id) Only then create, and write the ledger. Throttling hands the message back to the
+mailbox)? Is there request budget left in this minute (10,000 per 10 minutes)? (else come back
+later) Did an earlier attempt possibly create it? (ask Graph by the archive id) Only then
+create, and write the ledger. Throttling hands the message back to the
 queue with a delay instead of sleeping inside the function.
 """
 
@@ -46,6 +47,7 @@ def deliver_copy(
     slots,
     folder_name: str,
     owner: str | None = None,
+    budget=None,
 ) -> Delivered | Requeue:
     key = item_key(message.item_id)
     owner = owner or uuid.uuid4().hex
@@ -67,6 +69,11 @@ def deliver_copy(
         if not held:
             ledger.release(message.mailbox, key)
             return Requeue(SLOT_BUSY_DELAY, "all concurrency slots of the mailbox are busy")
+        # a create, plus the look-up an uncertain earlier attempt needs (the folder id is cached)
+        wait = budget.take(message.mailbox, 3 if claim.uncertain else 2) if budget is not None else 0.0
+        if wait > 0:
+            ledger.release(message.mailbox, key)
+            return Requeue(wait, "the mailbox's Graph request budget for this minute is spent")
         try:
             folder_id = mailbox.ensure_folder(message.mailbox, folder_name)
             existing = mailbox.find_copy(message.mailbox, folder_id, message.item_id) if claim.uncertain else None

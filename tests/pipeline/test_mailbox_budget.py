@@ -1,0 +1,55 @@
+"""The per-mailbox request budget holds across concurrent instances and refills each window."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timezone
+
+import pytest
+
+from shared.adapters.storage.budget import MailboxRequestBudget
+from shared.adapters.storage.clients import build_storage_clients
+from shared.adapters.storage.tables import Tables
+from shared.settings import load_settings
+
+
+@pytest.fixture
+def tables(storage_connection):
+    t = Tables(build_storage_clients(load_settings(AzureWebJobsStorage=storage_connection)).tables)
+    t.ensure_tables()
+    return t
+
+
+class Clock:
+    def __init__(self, at: datetime):
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+def test_twenty_concurrent_takers_share_a_budget_of_seven_and_the_next_minute_refills_it(tables):
+    clock = Clock(datetime(2026, 11, 25, 10, 0, 15, tzinfo=timezone.utc))
+    budgets = [MailboxRequestBudget(tables, 7, clock=clock) for _ in range(4)]  # four "instances"
+    waits: list[float] = []
+    lock = threading.Lock()
+
+    def take(i: int) -> None:
+        wait = budgets[i % 4].take("Alice@Contoso.com")
+        with lock:
+            waits.append(wait)
+
+    threads = [threading.Thread(target=take, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    granted = [w for w in waits if w == 0.0]
+    assert len(granted) == 7
+    assert all(44 <= w <= 45 for w in waits if w)  # told to come back at the next minute
+    assert budgets[0].take("bob@contoso.com") == 0.0  # another mailbox has its own budget
+
+    clock.at = datetime(2026, 11, 25, 10, 1, 0, tzinfo=timezone.utc)
+    assert budgets[1].take("alice@contoso.com", 7) == 0.0
+    assert budgets[2].take("alice@contoso.com") > 0
+
