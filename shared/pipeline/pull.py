@@ -21,7 +21,7 @@ from typing import Callable
 from shared import names
 from shared.domain.items import Attachment, ItemRejected, capture_day, parse_item
 from shared.pipeline.messages import ItemMessage, item_key
-from shared.pipeline.ports import AttachmentCorrupt, Feed, FeedError
+from shared.pipeline.ports import AttachmentCorrupt, Feed, FeedAuthError, FeedError, FeedTransientError
 
 log = logging.getLogger(__name__)
 
@@ -142,8 +142,10 @@ def _pull_one(raw, *, feed, blobs, queues, tracking, result: PullResult, window_
         for attachment in item.all_attachments:
             try:
                 outcome = _fetch_attachment(feed, blobs, attachment)
-            except AttachmentCorrupt as exc:
-                log.warning("attachment corrupt: %s", exc)
+            except (FeedAuthError, FeedTransientError):
+                raise  # the run fails and the checkpoint stays: the next run fetches it again
+            except FeedError as exc:  # corrupt after re-fetching, or the feed refuses this one file (e.g. 404)
+                log.warning("attachment %s of item %s not stored: %s", attachment.id, item_id, type(exc).__name__)
                 corrupt.append(attachment.id)
                 result.attachments_corrupt += 1
                 continue

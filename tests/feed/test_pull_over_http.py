@@ -102,3 +102,21 @@ def test_corrupt_attachments_are_refetched_or_reported(world):
     every = {f["sha256"] for i in sample.items for f in (i.get("attachments") or [])
              + ([i["call"]["recording"]] if i.get("call", {}).get("recording") else [])}
     assert stored == every - {broken["sha256"]}
+
+
+def test_an_attachment_the_feed_no_longer_has_is_reported_and_the_rest_of_the_window_still_lands(storage_connection):
+    sample = generate_day(DAY)
+    with_file = next(i for i in sample.items if i.get("attachments"))
+    gone = with_file["attachments"][0]
+    attachments = {k: v for k, v in sample.attachments.items() if k != gone["id"]}  # the feed answers 404
+    with FeedServer(sample.items, attachments, token=TOKEN) as server:
+        feed = HttpFeed(server.base_url, TOKEN, page_size=50, sleep=lambda _s: None)
+        store = Store(storage_connection)
+        result = store.pull(feed, NEXT_DAY + timedelta(hours=1))
+        feed.close()
+    assert result.items == len(sample.items)  # the run goes on and moves its checkpoint
+    assert result.attachments_corrupt == 1
+    assert store.checkpoints.watermark() == NEXT_DAY + timedelta(hours=1)
+    assert not store.blobs.exists(names.ATTACHMENTS, gone["sha256"])
+    row = store.tracking.get_item(result.report_date, with_file["id"])
+    assert row["corrupt_attachments"] == gone["id"]
