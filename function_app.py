@@ -32,6 +32,13 @@ def deliver_item(msg: func.QueueMessage) -> None:
     archiver().on_delivery(msg.get_body(), msg.dequeue_count or 1)
 
 
+@app.timer_trigger(schedule="%TRANSCRIPT_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True)
+def build_transcripts(timer: func.TimerRequest) -> None:
+    """Transcript mode only (else it does nothing): after the pull has been converted, render and
+    queue the transcripts of every complete capture day."""
+    archiver().build_transcripts()
+
+
 @app.timer_trigger(schedule="%REPORT_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True)
 def daily_report(timer: func.TimerRequest) -> None:
     """After the day's pull has drained: write the admin report (JSON + HTML) and log its figures."""

@@ -49,8 +49,11 @@ param defaultPhoneRegion string = 'US'
 @description('IANA time zone shown beside UTC in the records.')
 param displayTimezone string = 'UTC'
 
-@description('Reserved for transcript mode (one record per conversation per day), not available yet: keep false, true stops the app at start-up with a clear error.')
+@description('Transcript mode: one record per conversation per capture day per mailbox instead of one per item.')
 param transcriptMode bool = false
+
+@description('NCRONTAB (6 fields, UTC) of the transcript build (transcript mode only; after the pull has been converted, before the report).')
+param transcriptSchedule string = '0 0 4 * * *'
 
 @description('Days the daily admin reports are kept.')
 param reportRetentionDays int = 90
@@ -187,6 +190,7 @@ module functionApp 'modules/functionapp.bicep' = {
     defaultPhoneRegion: defaultPhoneRegion
     displayTimezone: displayTimezone
     transcriptMode: transcriptMode
+    transcriptSchedule: transcriptSchedule
     reportRetentionDays: reportRetentionDays
     maximumInstanceCount: maximumInstanceCount
     tags: tags

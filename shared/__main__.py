@@ -104,7 +104,8 @@ def cmd_reprocess(args) -> int:
     app.ensure_storage()
     result = reprocess_unmapped(blobs=app.blobs, queues=app.queues, tracking=app.tracking, mapping=app.mapping,
                                 directory=app.directory, region=app.settings.default_phone_region,
-                                options=app.render_options, traceparent=telemetry.current_traceparent)
+                                options=app.render_options, traceparent=telemetry.current_traceparent,
+                                stage=app.stage)
     print(f"examined {result.examined} unmapped item(s): {result.now_mapped} now map ({result.copies_queued} copies queued), "
           f"{result.still_unmapped} still unmapped")
     if args.deliver and result.copies_queued:

@@ -9,17 +9,18 @@ import json
 import logging
 import math
 from datetime import datetime, timedelta, timezone
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 
 from shared import names, telemetry
 from shared.adapters.storage.blobs import BlobStore
+from shared.adapters.storage.budget import MailboxRequestBudget
 from shared.adapters.storage.clients import StorageClients, build_storage_clients
 from shared.adapters.storage.leases import MailboxSlots
 from shared.adapters.storage.queues import QueueStore
-from shared.adapters.storage.tables import CheckpointStore, DirectoryCache, Ledger, Tables, Tracking
+from shared.adapters.storage.tables import CheckpointStore, DirectoryCache, Ledger, Tables, Tracking, TranscriptDays
 from shared.domain.record import RenderOptions
-from shared.pipeline import convert, deliver, pull, report
+from shared.pipeline import convert, deliver, pull, report, transcripts
 from shared.pipeline.messages import DeliveryMessage, ItemMessage, item_key
 from shared.settings import Settings
 
@@ -81,8 +82,23 @@ class Archiver:
         return Tracking(self.tables)
 
     @cached_property
+    def transcript_days(self) -> TranscriptDays:
+        return TranscriptDays(self.tables)
+
+    @property
+    def stage(self) -> convert.Stage | None:
+        """Transcript mode: what convert_item does with a mapped item instead of rendering it alone."""
+        if not self.settings.transcript_mode:
+            return None
+        return partial(transcripts.stage_item, blobs=self.blobs, tracking=self.tracking, days=self.transcript_days)
+
+    @cached_property
     def slots(self) -> MailboxSlots:
         return MailboxSlots(self.clients.blobs, self.settings.mailbox_concurrency)
+
+    @cached_property
+    def budget(self) -> MailboxRequestBudget:
+        return MailboxRequestBudget(self.tables, self.settings.mailbox_requests_per_minute)
 
     def ensure_storage(self) -> None:
         """Create the containers, queues and tables (Bicep does this in Azure; Azurite starts empty)."""
@@ -153,7 +169,7 @@ class Archiver:
                 outcome = convert.convert_item(
                     message, blobs=self.blobs, queues=self.queues, tracking=self.tracking, mapping=self.mapping,
                     directory=self.directory, region=self.settings.default_phone_region, options=self.render_options,
-                    traceparent=telemetry.current_traceparent,
+                    traceparent=telemetry.current_traceparent, stage=self.stage,
                 )
             except Exception as exc:
                 final = dequeue_count >= self.max_dequeue_count
@@ -174,7 +190,7 @@ class Archiver:
             try:
                 result = deliver.deliver_copy(
                     message, blobs=self.blobs, ledger=self.ledger, tracking=self.tracking, mailbox=self.mailbox,
-                    slots=self.slots, folder_name=self.settings.archive_folder_name,
+                    slots=self.slots, folder_name=self.settings.archive_folder_name, budget=self.budget,
                 )
             except Exception as exc:
                 final = dequeue_count >= self.max_dequeue_count
@@ -192,6 +208,19 @@ class Archiver:
             telemetry.count("deliver", result.outcome, item_type=message.item_type)
             telemetry.observe_latency("deliver", (datetime.now(timezone.utc) - started).total_seconds())
             return result.outcome
+
+    def build_transcripts(self) -> transcripts.BuildResult | None:
+        """Transcript mode: render and queue the transcripts of every complete day not built yet (else nothing)."""
+        if not self.settings.transcript_mode:
+            return None
+        with telemetry.item_span("transcripts", item_id="(run)"):
+            result = transcripts.build_transcripts(
+                blobs=self.blobs, queues=self.queues, tracking=self.tracking, days=self.transcript_days,
+                checkpoints=self.checkpoints, region=self.settings.default_phone_region, options=self.render_options,
+                traceparent=telemetry.current_traceparent,
+            )
+            telemetry.count("transcripts", "built", n=result.transcripts)
+            return result
 
     def report(self, report_date: str, *, full_numbers: bool | None = None, write: bool = True) -> report.Report:
         full = self.settings.report_full_numbers if full_numbers is None else full_numbers

@@ -71,6 +71,7 @@ class Settings(BaseSettings):
     )
     archive_folder_name: str = Field(default="WhatsApp Archiver", min_length=1, max_length=255, validation_alias="ARCHIVE_FOLDER_NAME")
     mailbox_concurrency: int = Field(default=4, ge=1, le=4, validation_alias="MAILBOX_CONCURRENCY")
+    mailbox_requests_per_minute: int = Field(default=900, ge=1, le=1000, validation_alias="MAILBOX_REQUESTS_PER_MINUTE")
     graph_timeout_seconds: float = Field(default=100.0, gt=0, le=600, validation_alias="GRAPH_TIMEOUT_SECONDS")
     delivery_claim_seconds: int = Field(default=600, ge=5, le=3600, validation_alias="DELIVERY_CLAIM_SECONDS")
     max_item_bytes: int = Field(default=150 * MiB, ge=1 * MiB, le=150 * MiB, validation_alias="MAX_ITEM_BYTES")
@@ -82,7 +83,12 @@ class Settings(BaseSettings):
 
     # --- Records ----------------------------------------------------------------------------
     display_timezone: str = Field(default="UTC", validation_alias="DISPLAY_TIMEZONE")
-    transcript_mode: bool = Field(default=False, validation_alias="TRANSCRIPT_MODE")
+    transcript_mode: bool = Field(
+        default=False,
+        validation_alias="TRANSCRIPT_MODE",
+        description="One record per conversation per capture day per mailbox instead of one per item.",
+    )
+    transcript_schedule: str = Field(default="0 0 4 * * *", validation_alias="TRANSCRIPT_SCHEDULE")
 
     # --- Report -----------------------------------------------------------------------------
     report_schedule: str = Field(default="0 0 6 * * *", validation_alias="REPORT_SCHEDULE")
@@ -100,7 +106,7 @@ class Settings(BaseSettings):
             raise ValueError(f"plain http is only allowed for a loopback host (tests, local runs); use https: {value!r}")
         return value.rstrip("/")
 
-    @field_validator("pull_schedule", "report_schedule")
+    @field_validator("pull_schedule", "report_schedule", "transcript_schedule")
     @classmethod
     def _ncrontab(cls, value: str) -> str:
         fields = value.split()
@@ -140,16 +146,6 @@ class Settings(BaseSettings):
     def _folder(cls, value: str) -> str:
         if value != value.strip() or any(ord(c) < 32 for c in value):
             raise ValueError("the folder name must not start or end with spaces or hold control characters")
-        return value
-
-    @field_validator("transcript_mode")
-    @classmethod
-    def _transcript_mode(cls, value: bool) -> bool:
-        if value:
-            raise ValueError(
-                "transcript mode (one record per conversation per day) is not available in this version; "
-                "set TRANSCRIPT_MODE=false (one record per item) rather than have it silently ignored"
-            )
         return value
 
     @model_validator(mode="after")

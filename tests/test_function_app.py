@@ -1,4 +1,4 @@
-"""The Functions host sees four functions bound to the right queues, connection and schedules."""
+"""The Functions host sees five functions bound to the right queues, connection and schedules."""
 
 from __future__ import annotations
 
@@ -19,12 +19,13 @@ def bindings() -> dict[str, list[dict]]:
     return {f.get_function_name(): [b.get_dict_repr() for b in f.get_bindings()] for f in function_app.app.get_functions()}
 
 
-def test_the_four_functions_are_registered():
-    assert set(bindings()) == {"pull_delta", "convert_item", "deliver_item", "daily_report"}
+def test_the_five_functions_are_registered():
+    assert set(bindings()) == {"pull_delta", "convert_item", "deliver_item", "build_transcripts", "daily_report"}
 
 
 def test_timers_read_their_schedule_from_settings_and_never_fire_on_startup():
-    for name, setting in (("pull_delta", "PULL_SCHEDULE"), ("daily_report", "REPORT_SCHEDULE")):
+    for name, setting in (("pull_delta", "PULL_SCHEDULE"), ("build_transcripts", "TRANSCRIPT_SCHEDULE"),
+                          ("daily_report", "REPORT_SCHEDULE")):
         (binding,) = bindings()[name]
         assert binding["type"] == "timerTrigger"
         assert binding["schedule"] == f"%{setting}%"

@@ -76,7 +76,11 @@ def test_example_settings_file_lists_every_setting_with_a_comment():
     load_settings(**{k: v for k, v in example["Values"].items() if k != "FUNCTIONS_WORKER_RUNTIME"})
 
 
-def test_transcript_mode_is_refused_loudly_rather_than_ignored():
+def test_transcript_mode_is_off_by_default_and_can_be_turned_on_with_its_schedule():
+    base = {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}
+    assert load_settings(**base).transcript_mode is False
+    on = load_settings(**base, TRANSCRIPT_MODE="true")
+    assert on.transcript_mode is True and on.transcript_schedule == "0 0 4 * * *"
     with pytest.raises(SettingsError) as err:
-        load_settings(AzureWebJobsStorage="UseDevelopmentStorage=true", TRANSCRIPT_MODE="true")
-    assert "TRANSCRIPT_MODE" in str(err.value) and "not available" in str(err.value)
+        load_settings(**base, TRANSCRIPT_MODE="true", TRANSCRIPT_SCHEDULE="every night")
+    assert "TRANSCRIPT_SCHEDULE" in str(err.value) and "NCRONTAB" in str(err.value)

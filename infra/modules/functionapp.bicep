@@ -73,8 +73,11 @@ param defaultPhoneRegion string = 'US'
 @description('IANA time zone shown beside UTC in the records.')
 param displayTimezone string = 'UTC'
 
-@description('Reserved for transcript mode; keep false (see main.bicep).')
+@description('Transcript mode: one record per conversation per capture day per mailbox (see main.bicep).')
 param transcriptMode bool = false
+
+@description('NCRONTAB (6 fields, UTC) of the transcript build (transcript mode only).')
+param transcriptSchedule string = '0 0 4 * * *'
 
 @description('Days the daily reports are kept.')
 param reportRetentionDays int = 90
@@ -120,8 +123,9 @@ var appSettings = [
   // Capture feed.
   { name: 'FEED_BASE_URL', value: feedBaseUrl }
   { name: 'FEED_TOKEN', value: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=${feedTokenSecretName})' }
-  // Schedules read by the timer triggers (%PULL_SCHEDULE%, %REPORT_SCHEDULE%).
+  // Schedules read by the timer triggers (%PULL_SCHEDULE%, %TRANSCRIPT_SCHEDULE%, %REPORT_SCHEDULE%).
   { name: 'PULL_SCHEDULE', value: pullSchedule }
+  { name: 'TRANSCRIPT_SCHEDULE', value: transcriptSchedule }
   { name: 'REPORT_SCHEDULE', value: reportSchedule }
   // Microsoft Graph, as the identity.
   { name: 'GRAPH_ENDPOINT', value: graphEndpoint }

@@ -24,10 +24,11 @@ class CycleSummary:
     poisoned: int = 0
     requeued: int = 0
     attachments_corrupt: int = 0
+    transcripts: int = 0  # transcript mode: conversation-day records rendered
     queue_stats: dict[str, DrainStats] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
-        return [
+        out = [
             f"items pulled      {self.pulled}",
             f"converted         {self.converted}",
             f"rejected          {self.rejected}   (kept under rejected/ with the reason)",
@@ -36,6 +37,9 @@ class CycleSummary:
             f"skipped (already archived) {self.skipped}",
             f"failed            {self.failed}   (poison messages: {self.poisoned})",
         ]
+        if self.transcripts:
+            out.insert(2, f"transcripts built {self.transcripts}   (transcript mode: one per conversation, day and mailbox)")
+        return out
 
 
 def drain_all(app: Archiver, *, workers: int = 4, retry_delay_seconds: float | None = None, max_idle_seconds: float = 600.0,
@@ -45,11 +49,17 @@ def drain_all(app: Archiver, *, workers: int = 4, retry_delay_seconds: float | N
     common = dict(max_dequeue_count=app.max_dequeue_count, retry_delay_seconds=delay, max_idle_seconds=max_idle_seconds,
                   visibility_timeout=visibility_timeout, progress=progress)
     items = drain(app.queues, names.ITEMS_QUEUE, app.on_item, workers=workers, **common)
+    built = app.build_transcripts()  # transcript mode only: complete days' transcripts, queued for delivery
+    if built is not None:
+        summary.transcripts += built.transcripts
+        if built.days or built.waiting:
+            progress(f"transcripts: {built.transcripts} built for {', '.join(built.days) or 'no day'}; "
+                     f"waiting for complete days: {', '.join(built.waiting) or 'none'}")
     deliveries = drain(app.queues, names.DELIVERIES_QUEUE, app.on_delivery, workers=workers, **common)
     for name, stats in ((names.ITEMS_QUEUE, items), (names.DELIVERIES_QUEUE, deliveries)):
         previous = summary.queue_stats.get(name)
         summary.queue_stats[name] = stats if previous is None else _merge(previous, stats)
-    summary.converted += items.outcomes.get("converted", 0)
+    summary.converted += items.outcomes.get("converted", 0) + items.outcomes.get("staged", 0)
     summary.rejected += items.outcomes.get("rejected", 0)
     summary.unmapped += items.outcomes.get("unmapped", 0)
     summary.delivered += deliveries.outcomes.get("imported", 0) + deliveries.outcomes.get("partial", 0)

@@ -2,6 +2,9 @@
 
 Idempotent: the record is deterministic (same item, same bytes), copies are tracked by
 (item, mailbox), and the deliverer skips copies that already landed.
+
+In transcript mode (``stage`` given, TRANSCRIPT_MODE=true) a mapped item is not rendered on its own:
+it is staged for its conversation's transcript of its capture day (``shared.pipeline.transcripts``).
 """
 
 from __future__ import annotations
@@ -112,9 +115,12 @@ def attachment_location(attachment: Attachment) -> str:
 # --------------------------------------------------------------------------- use case
 @dataclass(frozen=True)
 class ConvertOutcome:
-    status: str  # converted | rejected | unmapped
+    status: str  # converted | rejected | unmapped | staged (transcript mode)
     copies: int = 0
     reason: str = ""
+
+
+Stage = Callable[[Item, ItemMapping, ItemMessage], ConvertOutcome]
 
 
 def participant_labels(item: Item, region: str) -> list[str]:
@@ -126,14 +132,9 @@ def participant_labels(item: Item, region: str) -> list[str]:
     return sorted(set(out))
 
 
-def map_and_render(item: Item, *, mapping: MappingFile, directory: Directory, blobs, region: str,
-                   options: RenderOptions) -> tuple[ItemMapping, object | None]:
+def map_participants(item: Item, *, mapping: MappingFile, directory: Directory, region: str) -> ItemMapping:
     valid = {address: directory.lookup(address) for address in sorted(addresses_to_check(item, mapping, region))}
-    item_mapping = map_item(item, mapping, valid, region)
-    if item_mapping.unmapped:
-        return item_mapping, None
-    record = render_record(item, mailbox_of=item_mapping.mailbox_of, attachments=BlobAttachments(blobs), options=options)
-    return item_mapping, record
+    return map_item(item, mapping, valid, region)
 
 
 def convert_item(
@@ -147,7 +148,9 @@ def convert_item(
     region: str,
     options: RenderOptions,
     traceparent: Callable[[], str | None] = lambda: None,
+    stage: Stage | None = None,
 ) -> ConvertOutcome:
+    """``stage`` set (transcript mode): a mapped item is handed to it instead of rendered and fanned out."""
     key = item_key(message.item_id)
     raw = blobs.get(names.RAW, message.raw_blob)
     try:
@@ -161,9 +164,8 @@ def convert_item(
         log.warning("item %s rejected: %s", message.item_id, exc.reason)
         return ConvertOutcome("rejected", reason=exc.reason)
 
-    item_mapping, record = map_and_render(item, mapping=mapping.get(), directory=directory, blobs=blobs, region=region,
-                                          options=options)
-    if record is None:
+    item_mapping = map_participants(item, mapping=mapping.get(), directory=directory, region=region)
+    if item_mapping.unmapped:
         people = participant_labels(item, region)
         reasons = sorted({pm.reason for pm in item_mapping.participants if pm.reason})
         blobs.put(names.UNMAPPED, f"{message.report_date}/{key}.json",
@@ -173,7 +175,10 @@ def convert_item(
         tracking.item(message.report_date, key, item_id=message.item_id, stage="unmapped", item_type=item.type,
                       participants=", ".join(people)[:2000], reason="; ".join(reasons)[:1000])
         return ConvertOutcome("unmapped", reason="no participant maps to a valid Microsoft 365 mailbox")
+    if stage is not None:
+        return stage(item, item_mapping, message)
 
+    record = render_record(item, mailbox_of=item_mapping.mailbox_of, attachments=BlobAttachments(blobs), options=options)
     mime_blob = f"{capture_day(item.captured_at)}/{key}.eml"
     blobs.put(names.MIME, mime_blob, record.eml, content_type="message/rfc822",
               metadata={"item_class": record.item_class, "partial": str(record.partial).lower()})

@@ -42,6 +42,7 @@ class Report:
     rejected: int = 0
     unmapped: int = 0
     converted: int = 0
+    staged: int = 0  # transcript mode: items waiting for their capture day's transcript
     attachments_corrupt: int = 0
     runs: list[dict] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
@@ -52,7 +53,7 @@ class Report:
 
     @property
     def complete(self) -> bool:
-        return self.pending == 0
+        return self.pending == 0 and self.staged == 0
 
     @property
     def empty(self) -> bool:
@@ -60,7 +61,7 @@ class Report:
 
     def figures(self) -> dict[str, int]:
         return {k: getattr(self, k) for k in ("items_available", "copies", "imported", "partial", "skipped", "failed",
-                                               "pending", "rejected", "unmapped", "converted", "attachments_corrupt")}
+                                               "pending", "rejected", "unmapped", "converted", "staged", "attachments_corrupt")}
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -103,6 +104,10 @@ def build_report(report_date: str, rows: list[dict], runs: list[dict], *, full_n
                                                "mapping", "unmapped: " + (row.get("reason") or "no participant maps to a mailbox")))
             elif stage == "converted":
                 report.converted += 1
+            elif stage == "staged":
+                report.staged += 1
+                report.problems.append(Problem(row.get("item_id", ""), "", "", "transcript",
+                                               row.get("reason") or "waiting for its day's transcript"))
             elif stage == "failed":
                 report.problems.append(Problem(row.get("item_id", ""), "", "", "convert", row.get("reason", "")))
             elif stage == "pulled":
@@ -111,8 +116,8 @@ def build_report(report_date: str, rows: list[dict], runs: list[dict], *, full_n
                 n = len(row["corrupt_attachments"].split(","))
                 report.attachments_corrupt += n
                 report.problems.append(Problem(row.get("item_id", ""), "", "", "pull",
-                                               f"{n} attachment(s) failed their sha256 check after re-fetching; "
-                                               "the record names them as unavailable"))
+                                               f"{n} attachment(s) could not be fetched intact (sha256 mismatch after "
+                                               "re-fetching, or refused by the feed); the record names them as unavailable"))
         elif rk.startswith("copy|"):
             report.copies += 1
             outcome = row.get("outcome", "pending")
@@ -130,7 +135,8 @@ def build_report(report_date: str, rows: list[dict], runs: list[dict], *, full_n
 def summary_line(r: Report) -> str:
     if r.empty:
         return f"{r.date}: no items were available from the capture feed for this day."
-    state = "complete" if r.complete else f"IN PROGRESS ({r.pending} copies still queued)"
+    waiting = f", {r.staged} items waiting for their day's transcript" if r.staged else ""
+    state = "complete" if r.complete else f"IN PROGRESS ({r.pending} copies still queued{waiting})"
     check = "holds" if r.invariant_holds else "DOES NOT HOLD"
     return (f"{r.date}: {r.items_available} items from the feed, {r.copies} copies to import; {r.imported} imported, "
             f"{r.partial} partially imported, {r.skipped} skipped as duplicates, {r.failed} failed; {r.rejected} rejected, "

@@ -23,7 +23,8 @@ class ReprocessResult:
     item_ids: list[str] = field(default_factory=list)
 
 
-def reprocess_unmapped(*, blobs, queues, tracking, mapping, directory, region: str, options, traceparent=lambda: None) -> ReprocessResult:
+def reprocess_unmapped(*, blobs, queues, tracking, mapping, directory, region: str, options, traceparent=lambda: None,
+                       stage=None) -> ReprocessResult:
     mapping.invalidate()
     result = ReprocessResult()
     for name in list(blobs.list(names.UNMAPPED)):
@@ -32,8 +33,9 @@ def reprocess_unmapped(*, blobs, queues, tracking, mapping, directory, region: s
         message = ItemMessage(item_id=kept["item_id"], raw_blob=kept["raw_blob"], report_date=kept["report_date"],
                               run_id=kept.get("run_id", "reprocess"))
         outcome = convert_item(message, blobs=blobs, queues=queues, tracking=tracking, mapping=mapping,
-                               directory=directory, region=region, options=options, traceparent=traceparent)
-        if outcome.status == "converted":
+                               directory=directory, region=region, options=options, traceparent=traceparent,
+                               stage=stage)
+        if outcome.status in ("converted", "staged"):  # staged: transcript mode
             blobs.delete(names.UNMAPPED, name)
             result.now_mapped += 1
             result.copies_queued += outcome.copies

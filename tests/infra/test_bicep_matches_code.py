@@ -67,7 +67,7 @@ def test_every_setting_required_in_azure_is_set():
 
 
 def test_timer_schedules_are_settings():
-    assert timer_settings() == {"PULL_SCHEDULE", "REPORT_SCHEDULE"}
+    assert timer_settings() == {"PULL_SCHEDULE", "REPORT_SCHEDULE", "TRANSCRIPT_SCHEDULE"}
     assert timer_settings() <= settings_aliases()
 
 

@@ -67,6 +67,32 @@ class CheckpointStore:
         return list(self.table.query_entities("PartitionKey eq 'run'"))
 
 
+class TranscriptDays:
+    """Transcript mode: one row per capture day with staged items (in the checkpoints table).
+
+    ``staged_at`` moves each time an item of the day is staged; ``built_for`` is the ``staged_at``
+    a build of the day saw. A day whose two differ has items no transcript holds yet.
+    """
+
+    PK = "transcript-day"
+
+    def __init__(self, tables: Tables):
+        self.table = tables.client(names.CHECKPOINTS_TABLE)
+
+    def staged(self, day: str, *, now: datetime | None = None) -> None:
+        self.table.upsert_entity({"PartitionKey": self.PK, "RowKey": day, "staged_at": (now or utcnow()).isoformat()},
+                                 mode=UpdateMode.MERGE)
+
+    def unbuilt(self) -> list[tuple[str, str]]:
+        """(day, staged_at) of every day with items staged since its last build, oldest first."""
+        rows = self.table.query_entities("PartitionKey eq @pk", parameters={"pk": self.PK})
+        return sorted((r["RowKey"], r.get("staged_at", "")) for r in rows if r.get("staged_at") != r.get("built_for"))
+
+    def built(self, day: str, staged_at: str) -> None:
+        self.table.upsert_entity({"PartitionKey": self.PK, "RowKey": day, "built_for": staged_at,
+                                  "built_at": utcnow().isoformat()}, mode=UpdateMode.MERGE)
+
+
 # --------------------------------------------------------------------------- ledger
 LedgerStatus = Literal["claimed", "creating", "delivered", "failed"]
 
@@ -197,6 +223,11 @@ class Tracking:
 
     def rows(self, report_date: str) -> list[dict]:
         return [dict(r) for r in self.table.query_entities("PartitionKey eq @d", parameters={"d": report_date})]
+
+    def any_item_in_stage(self, report_date: str, stage: str) -> bool:
+        rows = self.table.query_entities("PartitionKey eq @d and stage eq @s", parameters={"d": report_date, "s": stage},
+                                         results_per_page=1, select=["RowKey"])
+        return any(r["RowKey"].startswith("item|") for r in rows)
 
 
 # --------------------------------------------------------------------------- directory cache

@@ -5,6 +5,7 @@ Public API::
     RenderOptions(display_timezone="UTC", max_item_bytes=150 MiB,
                   attachment_location=lambda a: f"attachments/{a.sha256}", default_region="US")
     render_record(item, *, mailbox_of, attachments, options) -> Record
+    render_transcript(conversation, day, items, *, mailbox_of, attachments, options) -> Record  (transcript mode)
     Record.eml / .item_class / .partial / .message_id / .subject / .embedded / .omitted / .html / .text
 
 Format, in short (each module's docstring says why):
@@ -30,6 +31,7 @@ from shared.domain.record.ids import ID_DOMAIN, conversation_root_id, message_id
 from shared.domain.record.labels import ITEM_CLASS_PREFIX, item_class_for
 from shared.domain.record.options import AttachmentSource, NoAttachments, RenderOptions, default_attachment_location
 from shared.domain.record.render import Record, render_record
+from shared.domain.record.transcript import TRANSCRIPT_CLASS, render_transcript, transcript_archive_id
 
 __all__ = [
     "ID_DOMAIN",
@@ -41,10 +43,13 @@ __all__ = [
     "OmittedAttachment",
     "Record",
     "RenderOptions",
+    "TRANSCRIPT_CLASS",
     "conversation_root_id",
     "default_attachment_location",
     "item_class_for",
     "message_id_for",
     "render_record",
+    "render_transcript",
     "thread_index",
+    "transcript_archive_id",
 ]

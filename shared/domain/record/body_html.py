@@ -38,6 +38,9 @@ def _table(facts: list[Fact]) -> str:
     return '<table style="border-collapse:collapse;">' + "".join(_fact_row(f) for f in facts) + "</table>"
 
 
+fact_table = _table  # public name for the transcript's own tables
+
+
 def _file(row: FileRow) -> str:
     facts = [Fact("File", f"{row.name} ({row.role})"),
              Fact("Type", f"{row.content_type} (declared: {row.declared_content_type}); kind: {row.kind}"),
@@ -54,8 +57,16 @@ def _file(row: FileRow) -> str:
 
 def render_html(view: RecordView, subject: str) -> str:
     out = ['<!DOCTYPE html>', '<html><head><meta charset="utf-8">', f"<title>{esc(subject)}</title></head>",
-           '<body style="font-family:Segoe UI,Arial,sans-serif;font-size:14px;">',
-           f"<h2 style=\"margin:0 0 4px 0;\">{esc(view.title)}</h2>", f"<p style=\"margin:0 0 12px 0;\">{esc(view.headline)}</p>"]
+           '<body style="font-family:Segoe UI,Arial,sans-serif;font-size:14px;">']
+    out += html_block(view)
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"
+
+
+def html_block(view: RecordView) -> list[str]:
+    """One item's content as HTML lines (title to last section): the whole body of a per-item
+    record, and one entry of a transcript."""
+    out = [f"<h2 style=\"margin:0 0 4px 0;\">{esc(view.title)}</h2>", f"<p style=\"margin:0 0 12px 0;\">{esc(view.headline)}</p>"]
     for note in view.notes:
         out.append(f'<p style="color:#a00;border:1px solid #a00;padding:4px;"><b>Note:</b> {esc(note)}</p>')
     out.append(_table(view.facts))
@@ -72,5 +83,4 @@ def render_html(view: RecordView, subject: str) -> str:
     for section in view.sections:
         out.append(f'<h3 style="margin:16px 0 4px 0;">{esc(section.heading)}</h3>')
         out.append(_table(section.facts))
-    out.append("</body></html>")
-    return "\n".join(out) + "\n"
+    return out

@@ -29,6 +29,11 @@ def file_lines(row: FileRow) -> list[str]:
 
 
 def render_text(view: RecordView) -> str:
+    return "\n".join(text_block(view) + [""])
+
+
+def text_block(view: RecordView) -> list[str]:
+    """One item's content as text lines: the whole body of a per-item record, and one entry of a transcript."""
     out = [view.title, "=" * len(view.title), view.headline, ""]
     out += [f"NOTE: {note}" for note in view.notes]
     if view.notes:
@@ -48,5 +53,4 @@ def render_text(view: RecordView) -> str:
     for section in view.sections:
         out += ["", section.heading, "-" * len(section.heading)]
         out += [_fact_line(f.label, f.value) for f in section.facts]
-    out.append("")
-    return "\n".join(out)
+    return out

@@ -10,11 +10,11 @@ one exception: they mean "try again later", not "the file is missing".
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from pydantic import ValidationError
 
-from shared.domain.items import Item, Participant
+from shared.domain.items import Attachment, Item, Participant
 from shared.domain.record.addresses import resolve
 from shared.domain.record.attachments import PART_OVERHEAD, OmittedAttachment, PlannedFile, plan_files
 from shared.domain.record.body_html import render_html
@@ -77,6 +77,34 @@ def repair_item(item: Item) -> tuple[Item, list[str]]:
         return item, found
 
 
+Built = TypeVar("Built", bound=tuple)
+
+
+def fit(files: list[Attachment], source: AttachmentSource, max_bytes: int,
+        build: Callable[[list[PlannedFile]], Built]) -> tuple[list[PlannedFile], Built]:
+    """Plan ``files`` so that ``build(planned)[0]`` (the .eml) stays within ``max_bytes``.
+
+    The size of everything but the files' bytes first, then the files in order within what is
+    left; if the built record is still too large, the largest embedded file is dropped, and again.
+    """
+    if files:
+        skeleton = [PlannedFile(f, "", "application", "octet-stream", None, "too-large") for f in files]
+        base = len(build(skeleton)[0]) + PART_OVERHEAD * len(files)
+        planned = plan_files(files, source, budget=max_bytes - base)
+    else:
+        planned = []
+    built = build(planned)
+    for _ in range(_MAX_ATTEMPTS):
+        embedded = [p for p in planned if p.embedded]
+        if len(built[0]) <= max_bytes or not embedded:
+            break
+        largest = max(embedded, key=lambda p: len(p.data or b""))
+        planned = [PlannedFile(p.attachment, p.file_name, p.maintype, p.subtype, None, "too-large")
+                   if p is largest else p for p in planned]
+        built = build(planned)
+    return planned, built
+
+
 def render_record(item: Item, *, mailbox_of: Callable[[Participant], str | None],
                   attachments: AttachmentSource | None = None, options: RenderOptions | None = None) -> Record:
     """Render ``item`` as an RFC 5322 record (see the package docstring for the format)."""
@@ -111,23 +139,7 @@ def render_record(item: Item, *, mailbox_of: Callable[[Participant], str | None]
                        html=html, planned=planned, locations=locations)
         return eml, text, html
 
-    # Size of everything but the files' bytes, then the files within what is left.
-    if files:
-        skeleton = [PlannedFile(f, "", "application", "octet-stream", None, "too-large") for f in files]
-        base = len(build(skeleton)[0]) + PART_OVERHEAD * len(files)
-        planned = plan_files(files, source, budget=options.max_item_bytes - base)
-    else:
-        planned = []
-    eml, text, html = build(planned)
-    for _ in range(_MAX_ATTEMPTS):
-        embedded = [p for p in planned if p.embedded]
-        if len(eml) <= options.max_item_bytes or not embedded:
-            break
-        largest = max(embedded, key=lambda p: len(p.data or b""))
-        planned = [PlannedFile(p.attachment, p.file_name, p.maintype, p.subtype, None, "too-large")
-                   if p is largest else p for p in planned]
-        eml, text, html = build(planned)
-
+    planned, (eml, text, html) = fit(files, source, options.max_item_bytes, build)
     omitted = tuple(OmittedAttachment(p.attachment, p.reason or "unavailable", options.attachment_location(p.attachment))
                     for p in planned if not p.embedded)
     return Record(eml=eml, item_class=item_class, message_id=message_id_for(original.id), subject=subject,
