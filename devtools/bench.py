@@ -100,7 +100,7 @@ def bench_pipeline(scale: int) -> None:
         folder = mailbox.ensure_folder(target, "bench-baseline")
         started = time.perf_counter()
         for n in range(copies):
-            name, eml = emls[n % len(emls)]
+            _name, eml = emls[n % len(emls)]
             mailbox.create_copy(target, folder, ArchiveCopy(mailbox=target, archive_id=f"bench-{n}", eml=eml,
                                                             item_class="IPM.ExternalData.WhatsAppArchiver.Message"))
         direct_s = time.perf_counter() - started
@@ -125,7 +125,7 @@ def bench_memory(big: int) -> None:
             app.close()
             peaks[scale] = (result.items, peak)
     (n1, p1), (nb, pb) = peaks[1], peaks[big]
-    print(f"memory: pull peak Python heap (tracemalloc)")
+    print("memory: pull peak Python heap (tracemalloc)")
     print(f"  scale 1      {n1:6d} items   peak {p1 / 1e6:7.2f} MB")
     print(f"  scale {big:<5d}  {nb:6d} items   peak {pb / 1e6:7.2f} MB")
     print(f"  items ratio {nb / n1:5.1f} x, memory ratio {pb / p1:5.2f} x (flat: near 1)")

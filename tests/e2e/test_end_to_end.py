@@ -9,10 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
 from shared import names
-from shared.cli.run import drain_all, run_cycle
+from shared.cli.run import run_cycle
 from tests.e2e.conftest import quiet
 from tests.e2e.oracle import FOLDER, landed, parse_graph_time, sent_at, verdict
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
 from pydantic import AliasChoices
 
 from shared import names

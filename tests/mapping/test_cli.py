@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from shared.cli.mapping import upload_main
 from shared.settings import load_settings
