@@ -165,16 +165,34 @@ def build_transcripts(*, blobs, queues, tracking, days, checkpoints, region: str
     return result
 
 
+def manifest_blob(day: str) -> str:
+    return f"{TRANSCRIPTS}/{day}/build-in-progress.json"
+
+
 def build_day(day: str, *, blobs, queues, tracking, region: str, options: RenderOptions,
               traceparent: str | None = None) -> tuple[int, int]:
-    """Render and queue the transcripts of ``day``'s staged items that no transcript holds yet."""
+    """Render and queue the transcripts of ``day``'s staged items that no transcript holds yet.
+
+    Crash-safe: the set of items a build takes is written down (the manifest) before anything is
+    queued, and removed only after every item is marked built. A build that finds a manifest
+    repeats exactly that set, whatever was marked before the crash, so it renders the same
+    transcripts with the same archive ids (the deliverer skips what landed) instead of a second,
+    partial transcript of the items that were not marked yet.
+    """
     names_by_id: dict[str, str] = {}
-    entries: list[dict] = []
+    staged: dict[str, dict] = {}
     for name in blobs.list(names.MIME, prefix=f"{STAGED}/{day}/"):
         entry = json.loads(blobs.get(names.MIME, name))
-        if not entry.get("built"):
-            entries.append(entry)
-            names_by_id[entry["item_id"]] = name
+        staged[entry["item_id"]] = entry
+        names_by_id[entry["item_id"]] = name
+    if blobs.exists(names.MIME, manifest_blob(day)):
+        taken = json.loads(blobs.get(names.MIME, manifest_blob(day)))["item_ids"]
+        entries = [{k: v for k, v in staged[i].items() if k != "built"} for i in taken if i in staged]
+    else:
+        entries = [e for e in staged.values() if not e.get("built")]
+        if entries:
+            blobs.put(names.MIME, manifest_blob(day), json.dumps({"item_ids": sorted(e["item_id"] for e in entries)}).encode(),
+                      content_type="application/json")
     if not entries:
         return 0, 0
     by_id = {e["item_id"]: e for e in entries}
@@ -211,4 +229,5 @@ def build_day(day: str, *, blobs, queues, tracking, region: str, options: Render
         blobs.put(names.MIME, names_by_id[item_id],
                   json.dumps({**entry, "built": transcripts}, ensure_ascii=False, indent=1).encode("utf-8", "surrogatepass"),
                   content_type="application/json")
+    blobs.delete(names.MIME, manifest_blob(day))
     return made, copies
