@@ -119,26 +119,34 @@ def test_the_same_delivery_handled_twice_at_once_lands_once(storage_connection):
         app.close()
 
 
-def test_runs_killed_at_random_points_then_run_again_lose_nothing_and_duplicate_nothing(storage_connection):
+def kill_runs_then_finish(world, *, max_sleep: float = 4.0) -> int:
+    """``KILL_ROUNDS`` runs of ``python -m shared run``, each SIGKILLed at a random point (``KILL_SEED``),
+    then one run to the end; returns how many kills landed."""
     rounds = int(os.environ.get("KILL_ROUNDS", "4"))
     rng = random.Random(int(os.environ.get("KILL_SEED", "2026")))
+    world.graph.latency = 0.01
+    env = {**os.environ, **world.env(), "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "shared", "run", "--retry-delay", "0.2", "--visibility-timeout", "3"]
+    kills = 0
+    for _ in range(rounds):
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.5, max_sleep))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait()
+    world.graph.latency = 0.0
+    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    print(f"kill test: {kills} kills in {rounds} rounds")
+    return kills
+
+
+def test_runs_killed_at_random_points_then_run_again_lose_nothing_and_duplicate_nothing(storage_connection):
     with start_world(storage_connection=storage_connection, overrides=FAST, scale=2) as world:
-        world.graph.latency = 0.01
-        env = {**os.environ, **world.env(), "PYTHONPATH": str(REPO)}
-        cmd = [sys.executable, "-m", "shared", "run", "--retry-delay", "0.2", "--visibility-timeout", "3"]
-        kills = 0
-        for _ in range(rounds):
-            proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(rng.uniform(0.5, 4.0))
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGKILL)
-                kills += 1
-            proc.wait()
-        world.graph.latency = 0.0
-        done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-        assert done.returncode == 0, done.stderr[-3000:]
+        kills = kill_runs_then_finish(world)
         v = verdict(world)
-        print(f"kill test: {kills} kills in {rounds} rounds; {v}")
+        print(f"kill test: {v}")
         assert v.exact, str(v)
         assert kills >= 1
 

@@ -12,6 +12,7 @@ from shared.pipeline.runner import drain
 from shared.pipeline.transcripts import STAGED, build_transcripts
 from tests.e2e.conftest import FAST, quiet
 from tests.e2e.test_transcripts import archived, expected_transcripts
+from tests.faults.test_faults import kill_runs_then_finish
 
 
 class CrashAfterMarking:
@@ -54,30 +55,8 @@ def test_a_build_killed_while_marking_items_is_finished_with_the_same_transcript
 
 
 def test_transcript_runs_killed_at_random_points_then_run_again_give_each_mailbox_its_transcripts_once(storage_connection):
-    import os
-    import random
-    import signal
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
-
-    repo = Path(__file__).resolve().parents[2]
-    rounds = int(os.environ.get("KILL_ROUNDS", "4"))
-    rng = random.Random(int(os.environ.get("KILL_SEED", "2026")))
     with start_world(storage_connection=storage_connection, overrides={**FAST, "TRANSCRIPT_MODE": "true"}) as world:
-        world.graph.latency = 0.01
-        env = {**os.environ, **world.env(), "PYTHONPATH": str(repo)}
-        cmd = [sys.executable, "-m", "shared", "run", "--retry-delay", "0.2", "--visibility-timeout", "3"]
-        for _ in range(rounds):
-            proc = subprocess.Popen(cmd, cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(rng.uniform(0.5, 3.0))
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGKILL)
-            proc.wait()
-        world.graph.latency = 0.0
-        done = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=600)
-        assert done.returncode == 0, done.stderr[-3000:]
+        assert kill_runs_then_finish(world, max_sleep=3.0) >= 1
         app = world.archiver()
         want, got = expected_transcripts(world), archived(world, app)
         for address, rows in got.items():
