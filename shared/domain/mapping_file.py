@@ -270,7 +270,7 @@ def parse_mapping_csv(data: bytes, default_region: str) -> MappingFile:
         if len(mailboxes) > 1:
             where = ", ".join(f"{mailbox} (line {', '.join(str(n) for n, _, m, _ in group if m == mailbox)})"
                               for mailbox in mailboxes)
-            for number, _, mailbox, raw in group:
+            for number, _, _mailbox, raw in group:
                 result.problems.append(MappingProblem(
                     number, "error", f"conflict: {mask_number(key)} is mapped to more than one mailbox: {where}. "
                     "The key is ignored until the file names one mailbox for it", key, raw))

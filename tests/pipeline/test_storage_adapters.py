@@ -30,7 +30,8 @@ def test_queue_messages_are_base64_as_the_functions_host_expects(clients, storag
 
     QueueStore(clients.queues).send(names.ITEMS_QUEUE, {"item_id": "a"})
     raw = QueueClient.from_connection_string(storage_connection, names.ITEMS_QUEUE).receive_message()
-    import base64, json
+    import base64
+    import json
 
     assert json.loads(base64.b64decode(raw.content)) == {"item_id": "a"}
 

@@ -314,8 +314,8 @@ class GraphMailbox:
                                           "looking for an earlier import", top=10):
             query = MessageItemRequestBuilder.MessageItemRequestBuilderGetQueryParameters(
                 select=["id"], expand=[f"singleValueExtendedProperties($filter=id eq '{odata_quote(ARCHIVE_ID_PROP)}')"])
-            found = self.session.call(lambda: self._message(user_id, message_id).get(
-                request_configuration=request_config(query)), "reading an earlier import")
+            found = self.session.call(lambda m=message_id, q=query: self._message(user_id, m).get(
+                request_configuration=request_config(q)), "reading an earlier import")
             values = [p.value for p in (found.single_value_extended_properties or [])] if found else []
             if not values or copy.archive_id in values:
                 return message_id  # ours: imported but not stamped (or stamped: find_copy missed a race)
