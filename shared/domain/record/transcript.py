@@ -54,7 +54,7 @@ from shared.domain.record.options import AttachmentSource, NoAttachments, Render
 from shared.domain.record.render import Record, fit, repair_item
 from shared.domain.record.text import one_line
 from shared.domain.record.times import both, utc_text, zone
-from shared.domain.record.view import Fact, build_view, file_row, participant_text
+from shared.domain.record.view import Fact, build_view, file_row, participant_text, repair_and_partial_notes
 
 TRANSCRIPT_CLASS = f"{ITEM_CLASS_PREFIX}.Transcript"
 RENDERER = "whatsapp-archiver transcript/1"
@@ -173,14 +173,7 @@ def render_transcript(conversation: Conversation, day: str, items: list[Item], *
                  Fact("First sent", both(originals[0].sent_at, display_zone)),
                  Fact("Last sent", both(originals[-1].sent_at, display_zone)),
                  Fact("Item ids", ", ".join(ids))]
-        notes = []
-        if repaired_all:
-            notes.append("Some text held invalid UTF-16 (lone surrogates) and was repaired with U+FFFD in: "
-                         + ", ".join(repaired_all) + ".")
-        omitted = [p for p in planned if not p.embedded]
-        if omitted:
-            notes.append(f"This transcript is partial: {len(omitted)} of {len(planned)} file(s) are not embedded; "
-                         "each is named in its entry and in a text attachment, with where the original is kept.")
+        notes = repair_and_partial_notes(repaired_all, planned, what="transcript", named="named in its entry")
         people_facts = [Fact(f"Participant {k}", participant_text(p, r, region))
                         for k, (p, r) in enumerate(people.values(), 1)]
         headline = f"{label}: {n_items} item{'s' if n_items != 1 else ''} on {day}, in the order they were sent."

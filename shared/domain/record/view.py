@@ -213,13 +213,19 @@ def build_view(item: Item, *, sender: ResolvedAddress, recipients: list[Resolved
                for i, (p, r) in enumerate(zip(item.recipients, recipients), 1)]
     sections.append(Section("People", people))
 
+    notes = repair_and_partial_notes(repaired, files, what="record", named="named below")
+    return RecordView(title=TITLES.get(item.type, "WhatsApp item"), headline=_headline(item),
+                      facts=facts, blocks=blocks, sections=sections, files=files, notes=notes)
+
+
+def repair_and_partial_notes(repaired: list[str], files: list, *, what: str, named: str) -> list[str]:
+    """The notes a reviewer must see first: text that was repaired, files that are not embedded."""
     notes = []
     if repaired:
         notes.append("Some text held invalid UTF-16 (lone surrogates) and was repaired with U+FFFD in: "
                      + ", ".join(repaired) + ".")
     omitted = [f for f in files if not f.embedded]
     if omitted:
-        notes.append(f"This record is partial: {len(omitted)} of {len(files)} file(s) are not embedded; "
-                     "each is named below and in a text attachment, with where the original is kept.")
-    return RecordView(title=TITLES.get(item.type, "WhatsApp item"), headline=_headline(item),
-                      facts=facts, blocks=blocks, sections=sections, files=files, notes=notes)
+        notes.append(f"This {what} is partial: {len(omitted)} of {len(files)} file(s) are not embedded; "
+                     f"each is {named} and in a text attachment, with where the original is kept.")
+    return notes
