@@ -33,7 +33,7 @@ import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from email import policy
 from email.parser import BytesParser
@@ -358,8 +358,14 @@ class GraphServer:
             return {f["displayName"]: [self._stored_view(m) for m in f["messages"]] for f in user.folders.values()}
 
     def inject(self, fault: Fault) -> None:
+        """Arm a copy of ``fault``: its ``times`` counts down here, so one Fault can serve many tests."""
         with self._lock:
-            self._faults.append(fault)
+            self._faults.append(replace(fault))
+
+    def armed_faults(self) -> list[Fault]:
+        """The injected faults as armed here, ``times`` counting what is left of each."""
+        with self._lock:
+            return [replace(f) for f in self._faults]
 
     def clear_faults(self) -> None:
         with self._lock:

@@ -21,12 +21,12 @@ from pathlib import Path
 import pytest
 
 from devtools.azurite import Azurite
-from devtools.graph_server import Fault
 from devtools.local_world import start_world
 from shared import names
 from shared.cli.run import run_cycle
 from tests.e2e.conftest import FAST, quiet
 from tests.e2e.oracle import landed, verdict
+from tests.faults.graph_mixes import GRAPH_MIXES
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -38,24 +38,6 @@ def assert_exact_and_reported(world, app, summary) -> None:
     assert report.invariant_holds, report.to_json()["summary"]
     assert report.imported + report.partial == v.copies_found, report.to_json()["summary"]
     assert report.failed == 0 and report.pending == 0, report.to_json()["summary"]
-
-
-GRAPH_MIXES = {
-    "429 bursts with Retry-After": [Fault(kind="429", method="POST", path_contains="/messages", times=6, retry_after=1)],
-    "503 bursts": [Fault(kind="503", method="POST", path_contains="/messages", times=4, retry_after=1),
-                   Fault(kind="503", method="GET", path_contains="/mailFolders", times=3, retry_after=1)],
-    "500s": [Fault(kind="500", method="POST", path_contains="/messages", times=4),
-             Fault(kind="500", method="GET", path_contains="/users", times=2)],
-    "timeouts and dropped connections": [Fault(kind="timeout", method="POST", path_contains="/messages", times=2),
-                                         Fault(kind="drop", method="POST", path_contains="/messages", times=3)],
-    "created, then the answer lost": [Fault(kind="commit_then_drop", method="POST", path_contains="/messages", times=4),
-                                      Fault(kind="commit_then_503", method="POST", path_contains="/messages", times=3,
-                                            retry_after=1)],
-    "everything at once": [Fault(kind="429", method="POST", path_contains="/messages", times=3, retry_after=1),
-                           Fault(kind="commit_then_drop", method="POST", path_contains="/messages", times=2),
-                           Fault(kind="500", method="GET", path_contains="/mailFolders", times=2),
-                           Fault(kind="drop", method="POST", path_contains="/messages", times=2)],
-}
 
 
 @pytest.mark.parametrize("mix", list(GRAPH_MIXES), ids=list(GRAPH_MIXES))
