@@ -103,9 +103,7 @@ class BlobAttachments:
         self.blobs = blobs
 
     def read(self, attachment: Attachment) -> bytes | None:
-        if not self.blobs.exists(names.ATTACHMENTS, attachment.sha256):
-            return None
-        return self.blobs.get(names.ATTACHMENTS, attachment.sha256)
+        return self.blobs.get_if_exists(names.ATTACHMENTS, attachment.sha256)
 
 
 def attachment_location(attachment: Attachment) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from typing import Callable
 
 from shared import names
 from shared.pipeline.messages import DeliveryMessage, item_key
@@ -124,5 +123,3 @@ def record_failure(message: DeliveryMessage, *, tracking, reason: str, final: bo
     tracking.copy_outcome(message.report_date, key, message.mailbox, "failed" if final else "pending",
                           reason[:1000], stage="deliver")
 
-
-OnOutcome = Callable[[Delivered | Requeue], None]

@@ -44,7 +44,6 @@ def drain(
     max_idle_seconds: float = 600.0,
     stats: DrainStats | None = None,
     progress: Callable[[str], None] = lambda _m: None,
-    stop_when_only_delayed: bool = False,
 ) -> DrainStats:
     """Process ``queue`` until it is empty (messages delayed by throttling are waited for)."""
     stats = stats or DrainStats()
@@ -82,8 +81,6 @@ def drain(
                     last_progress = now
                 continue
             if queues.depth(queue) == 0:
-                return stats
-            if stop_when_only_delayed:
                 return stats
             idle_since = idle_since or time.monotonic()
             if time.monotonic() - idle_since > max_idle_seconds:

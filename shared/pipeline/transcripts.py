@@ -59,8 +59,9 @@ def stage_item(item: Item, item_mapping: ItemMapping, message: ItemMessage, *, b
     key = item_key(item.id)
     day = capture_day(item.captured_at)
     name = staged_blob(day, item.conversation.id, item.id)
-    if blobs.exists(names.MIME, name):
-        previous = json.loads(blobs.get(names.MIME, name))
+    existing = blobs.get_if_exists(names.MIME, name)
+    if existing is not None:
+        previous = json.loads(existing)
         if previous.get("built"):  # a redelivered message: the item is in a transcript already
             tracking.item(message.report_date, key, item_id=item.id, stage="converted", item_type=item.type,
                           copies=len(previous["mailboxes"]), transcript=", ".join(sorted(set(previous["built"].values()))))
@@ -185,8 +186,9 @@ def build_day(day: str, *, blobs, queues, tracking, region: str, options: Render
         entry = json.loads(blobs.get(names.MIME, name))
         staged[entry["item_id"]] = entry
         names_by_id[entry["item_id"]] = name
-    if blobs.exists(names.MIME, manifest_blob(day)):
-        taken = json.loads(blobs.get(names.MIME, manifest_blob(day)))["item_ids"]
+    manifest = blobs.get_if_exists(names.MIME, manifest_blob(day))
+    if manifest is not None:
+        taken = json.loads(manifest)["item_ids"]
         entries = [{k: v for k, v in staged[i].items() if k != "built"} for i in taken if i in staged]
     else:
         entries = [e for e in staged.values() if not e.get("built")]

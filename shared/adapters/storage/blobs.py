@@ -50,6 +50,13 @@ class BlobStore:
     def get(self, container: str, name: str) -> bytes:
         return self._blob(container, name).download_blob().readall()
 
+    def get_if_exists(self, container: str, name: str) -> bytes | None:
+        """The blob's bytes, or None when there is no such blob (one request, not exists + get)."""
+        try:
+            return self.get(container, name)
+        except ResourceNotFoundError:
+            return None
+
     def get_with_etag(self, container: str, name: str) -> tuple[bytes, str]:
         downloader = self._blob(container, name).download_blob()
         return downloader.readall(), downloader.properties.etag
@@ -63,9 +70,6 @@ class BlobStore:
     def exists(self, container: str, name: str) -> bool:
         return self._blob(container, name).exists()
 
-    def metadata(self, container: str, name: str) -> dict[str, str]:
-        return dict(self._blob(container, name).get_blob_properties().metadata or {})
-
     def delete(self, container: str, name: str) -> None:
         try:
             self._blob(container, name).delete_blob()
@@ -75,10 +79,3 @@ class BlobStore:
     def list(self, container: str, prefix: str | None = None) -> Iterator[str]:
         for blob in self.service.get_container_client(container).list_blobs(name_starts_with=prefix):
             yield blob.name
-
-    def list_with_dates(self, container: str, prefix: str | None = None):
-        for blob in self.service.get_container_client(container).list_blobs(name_starts_with=prefix):
-            yield blob.name, blob.last_modified
-
-    def url(self, container: str, name: str) -> str:
-        return self._blob(container, name).url

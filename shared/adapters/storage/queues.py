@@ -65,6 +65,3 @@ class QueueStore:
 
     def depth(self, queue: str) -> int:
         return self._q(queue).get_queue_properties().approximate_message_count
-
-    def peek_all(self, queue: str, limit: int = 32) -> list[bytes]:
-        return [m.content for m in self._q(queue).peek_messages(max_messages=min(limit, 32))]
