@@ -76,6 +76,9 @@ class BlobStore:
         except ResourceNotFoundError:
             pass
 
+    def url(self, container: str, name: str) -> str:
+        return self._blob(container, name).url
+
     def list(self, container: str, prefix: str | None = None) -> Iterator[str]:
         for blob in self.service.get_container_client(container).list_blobs(name_starts_with=prefix):
             yield blob.name
