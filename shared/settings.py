@@ -17,6 +17,8 @@ import phonenumbers
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.settings_secrets import require_resolved_secret
+
 MiB = 1024 * 1024
 
 
@@ -147,6 +149,13 @@ class Settings(BaseSettings):
         if value != value.strip() or any(ord(c) < 32 for c in value):
             raise ValueError("the folder name must not start or end with spaces or hold control characters")
         return value
+
+    # Secret settings delivered as Key Vault references: refuse an unresolved one at start-up.
+    # Add each new secret setting's field name here.
+    @field_validator("feed_token")
+    @classmethod
+    def _secret_resolved(cls, value: SecretStr) -> SecretStr:
+        return require_resolved_secret(value)
 
     @model_validator(mode="after")
     def _storage_configured(self) -> "Settings":
