@@ -78,10 +78,35 @@ param storageSkuName string = 'Standard_GRS'
 @minValue(0)
 param deliveryFailureThreshold int = 5
 
-@description('Flex Consumption: most instances the app scales out to.')
-@minValue(1)
+@description('Flex Consumption: most instances the app scales out to (40-1000; 40 is the platform\'s lowest maximum, see modules/functionapp.bicep).')
+@minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int = 40
+
+@description('Flex Consumption: memory per instance (MB).')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('Concurrent Graph requests per mailbox across all instances (MAILBOX_CONCURRENCY; Exchange allows 4).')
+@minValue(1)
+@maxValue(4)
+param mailboxConcurrency int = 4
+
+@description('container/path of the user-mapping CSV (MAPPING_BLOB).')
+param mappingBlob string = 'config/user-mapping.csv'
+
+@description('Microsoft Graph root (GRAPH_ENDPOINT; national clouds differ).')
+param graphEndpoint string = 'https://graph.microsoft.com'
+
+@description('More app settings, as [{ name: ..., value: ... }]: names the code reads (local.settings.example.json).')
+param extraAppSettings array = []
+
+@description('Change (any new text) to get a new Key Vault name: a purge-protected vault deleted with its resource group keeps its name for softDeleteRetentionInDays (90) days. Or recover it instead (docs/deploy.md, "Redeploying after a teardown").')
+param keyVaultNameSalt string = ''
 
 @description('Optional: object id of the operator (user or group) allowed to set the feed token and upload the mapping file.')
 param operatorPrincipalId string = ''
@@ -104,7 +129,7 @@ var compactPrefix = take(toLower(replace(namePrefix, '-', '')), 9)
 var names = {
   identity: 'id-${namePrefix}'
   storage: 'st${compactPrefix}${token}'
-  keyVault: 'kv-${take(compactPrefix, 7)}-${take(token, 12)}'
+  keyVault: 'kv-${take(compactPrefix, 7)}-${take(empty(keyVaultNameSalt) ? token : uniqueString(resourceGroup().id, namePrefix, keyVaultNameSalt), 12)}'
   logAnalytics: 'log-${namePrefix}'
   appInsights: 'appi-${namePrefix}'
   plan: 'plan-${namePrefix}'
@@ -193,6 +218,11 @@ module functionApp 'modules/functionapp.bicep' = {
     transcriptSchedule: transcriptSchedule
     reportRetentionDays: reportRetentionDays
     maximumInstanceCount: maximumInstanceCount
+    instanceMemoryMB: instanceMemoryMB
+    mailboxConcurrency: mailboxConcurrency
+    mappingBlob: mappingBlob
+    graphEndpoint: graphEndpoint
+    extraAppSettings: extraAppSettings
     tags: tags
   }
   dependsOn: [
@@ -211,6 +241,10 @@ module alerts 'modules/alerts.bicep' = {
     deliveryFailureThreshold: deliveryFailureThreshold
     tags: tags
   }
+  // After the storage module's queue diagnostic setting, which the poison-queue alert reads.
+  dependsOn: [
+    storage
+  ]
 }
 
 module workbook 'modules/workbook.bicep' = {
@@ -231,6 +265,9 @@ output identityPrincipalId string = identity.outputs.principalId
 
 @description('Function App name (az functionapp deploy --name).')
 output functionAppName string = functionApp.outputs.name
+
+@description('Host name of the Function App (https://<functionAppHostName>/admin/...; Flex apps may get a unique default host name, never build it from the app name).')
+output functionAppHostName string = functionApp.outputs.defaultHostName
 
 @description('Storage account name (AzureWebJobsStorage__accountName for the CLI: mapping upload, redrive).')
 output storageAccountName string = storage.outputs.name

@@ -1,6 +1,7 @@
 // Alerts to one action group (e-mail):
 //   1. a message entered a poison queue (items-poison, deliveries-poison): it failed 5 times;
-//   2. no successful pull in 26 hours (the daily pull did not run or failed);
+//   2. no successful pull in 26 hours (the daily pull did not run or failed), quiet until the
+//      first successful pull;
 //   3. mailbox deliveries failing above a threshold in an hour;
 //   4. the daily report counted failed copies (failed > 0).
 //
@@ -8,6 +9,11 @@
 // {stage, outcome, item_type}, the log records 'archiver.pull.succeeded' and 'archiver.report'
 // (its figures as customDimensions report_*), and the storage queue logs the diagnostic setting
 // in storage.bicep sends to Log Analytics (QueueMessageCount has no per-queue dimension).
+//
+// A rule over a diagnostic table (StorageQueueLogs...) sets skipQueryValidation: in a new workspace
+// the table does not exist until the first logs flow, and creating the rule would fail with
+// SEM0100 (Azure/bicep#11378; the Azure Monitor team's advice in mspnp/aks-baseline#422). main.bicep
+// also deploys this module after the storage module (and so its diagnostic setting).
 
 @description('Azure region of the alert rules.')
 param location string
@@ -56,9 +62,14 @@ StorageQueueLogs
 | summarize Messages = count() by Queue
 '''
 
+// One row only when the last successful pull in the query range (2 days) is more than 26 hours
+// old: no row before the first pull ever succeeded (a new deployment stays quiet), and none
+// while pulls succeed. max() over no rows is null, which the isnotnull filter drops.
 var noPullQuery = '''
 traces
 | where message == "archiver.pull.succeeded"
+| summarize LastSuccess = max(timestamp)
+| where isnotnull(LastSuccess) and LastSuccess < ago(26h)
 '''
 
 var deliveryFailuresQuery = '''
@@ -90,6 +101,8 @@ resource poisonAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
     scopes: [
       workspaceId
     ]
+    // StorageQueueLogs exists only once the queue diagnostic setting has sent logs (see the top).
+    skipQueryValidation: true
     evaluationFrequency: 'PT15M'
     windowSize: 'PT30M'
     autoMitigate: true
@@ -132,7 +145,7 @@ resource noPullAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   kind: 'LogAlert'
   properties: {
     displayName: 'Archiver: no successful pull in 26 hours'
-    description: 'The daily pull (pull_delta) has not logged archiver.pull.succeeded for 26 hours: the app is stopped, the feed is unreachable or its token expired. Check the pull_delta failures in Application Insights.'
+    description: 'The daily pull (pull_delta) has not logged archiver.pull.succeeded for 26 hours although it had succeeded before: the app is stopped, the feed is unreachable or its token expired. Check the pull_delta failures in Application Insights. This alert is not resolved automatically: close it once pulls succeed again.'
     severity: 1
     enabled: true
     scopes: [
@@ -140,15 +153,19 @@ resource noPullAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
     ]
     evaluationFrequency: 'PT1H'
     windowSize: 'PT1H'
-    overrideQueryTimeRange: 'P1DT2H'
-    autoMitigate: true
+    // The longest query range a log alert allows; the query fires between 26 and 48 hours after
+    // the last success. Not auto-resolved (the condition goes quiet after 48 hours although the
+    // outage may go on), and the e-mail is sent once a day at most.
+    overrideQueryTimeRange: 'P2D'
+    autoMitigate: false
+    muteActionsDuration: 'P1D'
     criteria: {
       allOf: [
         {
           query: noPullQuery
           timeAggregation: 'Count'
-          operator: 'LessThan'
-          threshold: 1
+          operator: 'GreaterThan'
+          threshold: 0
           failingPeriods: {
             numberOfEvaluationPeriods: 1
             minFailingPeriodsToAlert: 1

@@ -90,8 +90,11 @@ param mailboxConcurrency int = 4
 @description('container/path of the user-mapping CSV.')
 param mappingBlob string = 'config/user-mapping.csv'
 
-@description('Flex Consumption: most instances the app scales out to.')
-@minValue(1)
+// Flex Consumption's lowest maximum instance count is 40 (Learn: event-driven scaling, "Limit
+// scale-out"; the quickstart function-app-flex-managed-identities declares @minValue(40)). Later
+// Learn text lowers the floor to 1; 40 is accepted under both, so it is the floor here.
+@description('Flex Consumption: most instances the app scales out to (40-1000).')
+@minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int = 40
 
@@ -173,6 +176,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     // checkov:skip=CKV_AZURE_17:No HTTP-triggered functions, so there is no client to present a certificate
     // checkov:skip=CKV_AZURE_212:Flex Consumption scales from zero by design; queue work survives an instance loss and is retried
     // checkov:skip=CKV_AZURE_213:No HTTP endpoint to probe: timers and queue triggers only; the no-pull and poison-queue alerts watch health instead
+    // checkov:skip=CKV_AZURE_78:Flex Consumption rejects siteConfig.ftpsState (ARM BadRequest 51021: 'The following ... site configuration properties (Site.SiteConfig.FtpsState, ...) for Flex Consumption sites is invalid'); FTP publishing is off through basicPublishingCredentialsPolicies ftp allow false below
     serverFarmId: plan.id
     httpsOnly: true
     clientCertEnabled: false
@@ -181,7 +185,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     siteConfig: {
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
-      ftpsState: 'Disabled'
+      // No ftpsState: Flex Consumption sites reject it (see the CKV_AZURE_78 skip above).
       http20Enabled: true
       appSettings: concat(appSettings, extraAppSettings)
     }

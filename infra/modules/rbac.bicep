@@ -1,9 +1,18 @@
 // Least-privilege role assignments for the archiver's identity (and, optionally, an operator),
 // each scoped to one resource: nothing at resource-group or subscription level.
 //
-// Blob: Storage Blob Data Contributor, not Owner. The code and the Functions host read, write,
-// delete, lease and create containers, all of which Contributor allows; Owner would only add
-// POSIX ACL management, meaningless on a non-hierarchical account.
+// Blob: Storage Blob Data Owner on the host storage account. Learn ("Connecting to host storage
+// with an identity"; the timer trigger's Connections section: "the identity should have the Storage
+// Blob Data Owner role, which is the default requirement for host storage") and every Microsoft Flex
+// sample (Azure/azure-quickstart-templates function-app-flex-managed-identities,
+// Azure-Samples/functions-quickstart-python-http-azd) grant Owner; we follow the documented role.
+//
+// Operator (optional, operatorPrincipalId): what the documented commands need, on this account
+// only (docs/deploy.md, "Operator access"): Blob, Queue and Table Data Contributor for
+// mapping upload (config/), report (tables -> reports/), reading reports/, redrive (queues),
+// reprocess-unmapped (unmapped/, tables, queues), verify (blobs, tables) and import-export
+// (imports/, queues); Key Vault Secrets Officer to set the feed token. Shared keys are off, so
+// without these every command gets 403.
 
 @description('Principal (object) id of the archiver\'s managed identity.')
 param principalId string
@@ -17,7 +26,7 @@ param keyVaultName string
 @description('Application Insights component name.')
 param appInsightsName string
 
-@description('Optional: object id of the operator (user or group) who sets the feed token and uploads the mapping file. Empty: no operator roles.')
+@description('Optional: object id of the operator (user or group) who sets the feed token and runs the operator commands (docs/deploy.md). Empty: no operator roles.')
 param operatorPrincipalId string = ''
 
 @description('Principal type of operatorPrincipalId.')
@@ -28,11 +37,9 @@ param operatorPrincipalId string = ''
 ])
 param operatorPrincipalType string = 'User'
 
-@description('Container of the user-mapping CSV (the operator may write there and nowhere else).')
-param mappingContainerName string = 'config'
-
 // Built-in role definition ids (the same in every tenant).
 var roles = {
+  storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
@@ -45,16 +52,6 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
 }
 
-resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' existing = {
-  parent: storage
-  name: 'default'
-}
-
-resource mappingContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = {
-  parent: blobService
-  name: mappingContainerName
-}
-
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
   name: keyVaultName
 }
@@ -65,10 +62,10 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
 
 // --- The archiver's identity ---------------------------------------------------------------
 resource blobData 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, principalId, roles.storageBlobDataContributor)
+  name: guid(storage.id, principalId, roles.storageBlobDataOwner)
   scope: storage
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataOwner)
     principalId: principalId
     principalType: 'ServicePrincipal'
   }
@@ -114,7 +111,7 @@ resource metricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' =
   }
 }
 
-// --- The operator (optional): set the feed token, upload the mapping file -------------------
+// --- The operator (optional): the feed token and the documented operator commands --------
 resource operatorSecrets 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(operatorPrincipalId)) {
   name: guid(vault.id, operatorPrincipalId, roles.keyVaultSecretsOfficer)
   scope: vault
@@ -125,11 +122,31 @@ resource operatorSecrets 'Microsoft.Authorization/roleAssignments@2022-04-01' = 
   }
 }
 
-resource operatorMapping 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(operatorPrincipalId)) {
-  name: guid(mappingContainer.id, operatorPrincipalId, roles.storageBlobDataContributor)
-  scope: mappingContainer
+resource operatorBlobs 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(operatorPrincipalId)) {
+  name: guid(storage.id, operatorPrincipalId, roles.storageBlobDataContributor)
+  scope: storage
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
+    principalId: operatorPrincipalId
+    principalType: operatorPrincipalType
+  }
+}
+
+resource operatorQueues 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(operatorPrincipalId)) {
+  name: guid(storage.id, operatorPrincipalId, roles.storageQueueDataContributor)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor)
+    principalId: operatorPrincipalId
+    principalType: operatorPrincipalType
+  }
+}
+
+resource operatorTables 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(operatorPrincipalId)) {
+  name: guid(storage.id, operatorPrincipalId, roles.storageTableDataContributor)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
     principalId: operatorPrincipalId
     principalType: operatorPrincipalType
   }

@@ -67,7 +67,7 @@ def test_pull_success_record_is_what_the_no_pull_alert_counts(caplog):
     assert "archiver.pull.succeeded" in messages
     assert 'message == "archiver.pull.succeeded"' in query(ALERTS, "noPullQuery")
     rule = ALERTS["resources"]["noPullAlert"]["config"]["properties"]
-    assert rule["overrideQueryTimeRange"] == "P1DT2H", "the no-pull alert looks back 26 hours"
+    assert "ago(26h)" in query(ALERTS, "noPullQuery"), "the no-pull alert fires 26 hours after the last success"
 
 
 def test_report_record_dimensions_are_the_ones_queried(caplog):
