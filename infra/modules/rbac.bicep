@@ -3,9 +3,9 @@
 //
 // Blob: Storage Blob Data Owner on the host storage account. Learn ("Connecting to host storage
 // with an identity"; the timer trigger's Connections section: "the identity should have the Storage
-// Blob Data Owner role, which is the default requirement for host storage") and every Microsoft Flex
-// sample (Azure/azure-quickstart-templates function-app-flex-managed-identities,
-// Azure-Samples/functions-quickstart-python-http-azd) grant Owner; we follow the documented role.
+// Blob Data Owner role, which is the default requirement for host storage") and Microsoft's Flex
+// quickstart (Azure/azure-quickstart-templates function-app-flex-managed-identities) grant Owner;
+// we follow the documented role.
 //
 // Operator (optional, operatorPrincipalId): what the documented commands need, on this account
 // only (docs/deploy.md, "Operator access"): Blob, Queue and Table Data Contributor for
