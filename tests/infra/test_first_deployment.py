@@ -46,13 +46,17 @@ APP_INSIGHTS_TABLES = {"traces", "customMetrics", "customEvents", "requests", "d
                        "availabilityResults", "pageViews"}
 
 
+def _resources(path):
+    for name, resource in (bicep.parsed(path).get("resources") or {}).items():
+        config = resource["config"]
+        if "condition" in config:  # `= if (...) {...}`
+            config = config["config"]
+        yield path, name, resource["type"], config
+
+
 def _all_resources():
     for path in bicep.bicep_files():
-        for name, resource in (bicep.parsed(path).get("resources") or {}).items():
-            config = resource["config"]
-            if "condition" in config:  # `= if (...) {...}`
-                config = config["config"]
-            yield path, name, resource["type"], config
+        yield from _resources(path)
 
 
 def _decorators(param: dict) -> dict:
@@ -68,11 +72,10 @@ def _accessor(expression) -> list[str]:
 
 
 def _role_assignments() -> list[dict]:
-    tree = bicep.module("rbac")
-    roles = bicep.variable(tree, "roles")
+    roles = bicep.variable(bicep.module("rbac"), "roles")
     out = []
-    for _, name, kind, config in _all_resources():
-        if kind != "Microsoft.Authorization/roleAssignments" or name not in tree["resources"]:
+    for _, name, kind, config in _resources(bicep.MODULES / "rbac.bicep"):
+        if kind != "Microsoft.Authorization/roleAssignments":
             continue
         role_ref = config["properties"]["roleDefinitionId"]["function"]["parameters"]["resource_name_1"]
         out.append({"name": name, "role": roles[_accessor(role_ref)[-1]], "scope": config["scope"],
