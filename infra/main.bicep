@@ -58,10 +58,18 @@ param transcriptSchedule string = '0 0 4 * * *'
 @description('Days the daily admin reports are kept.')
 param reportRetentionDays int = 90
 
-@description('Days after which raw captures (raw/) and rendered .eml (mime/) are deleted from storage (long after they are delivered).')
+@description('Days after which evidence (raw/, attachments/, mime/, evidence/) may be deleted; never before immutabilityDays.')
 @minValue(1)
 @maxValue(3650)
 param retentionDays int = 90
+
+@description('Days each evidence blob (raw, attachments, mime, evidence) stays non-rewriteable and non-erasable (2557 = 7 years). Deployed unlocked; lock per docs/evidence.md.')
+@minValue(1)
+@maxValue(146000)
+param immutabilityDays int = 2557
+
+@description('NCRONTAB (6 fields, UTC) of verify_evidence: the last 7 days\' evidence against storage and Graph (weekly).')
+param verifySchedule string = '0 0 7 * * 0'
 
 @description('Storage replication.')
 @allowed([
@@ -138,6 +146,7 @@ module storage 'modules/storage.bicep' = {
     name: names.storage
     skuName: storageSkuName
     retentionDays: retentionDays
+    immutabilityDays: immutabilityDays
     deploymentContainerName: names.deploymentContainer
     workspaceId: monitoring.outputs.workspaceId
     tags: tags
@@ -192,6 +201,7 @@ module functionApp 'modules/functionapp.bicep' = {
     transcriptMode: transcriptMode
     transcriptSchedule: transcriptSchedule
     reportRetentionDays: reportRetentionDays
+    verifySchedule: verifySchedule
     maximumInstanceCount: maximumInstanceCount
     tags: tags
   }
