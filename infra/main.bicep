@@ -68,6 +68,9 @@ param retentionDays int = 90
 @maxValue(146000)
 param immutabilityDays int = 2557
 
+@description('true once the evidence retention policies are locked (docs/evidence.md); redeployments then leave them as they are.')
+param immutabilityPolicyLocked bool = false
+
 @description('NCRONTAB (6 fields, UTC) of verify_evidence: the last 7 days\' evidence against storage and Graph (weekly).')
 param verifySchedule string = '0 0 7 * * 0'
 
@@ -147,6 +150,7 @@ module storage 'modules/storage.bicep' = {
     skuName: storageSkuName
     retentionDays: retentionDays
     immutabilityDays: immutabilityDays
+    immutabilityPolicyLocked: immutabilityPolicyLocked
     deploymentContainerName: names.deploymentContainer
     workspaceId: monitoring.outputs.workspaceId
     tags: tags

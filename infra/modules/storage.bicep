@@ -36,6 +36,9 @@ param retentionDays int = 90
 @maxValue(146000)
 param immutabilityDays int = 2557
 
+@description('Set to true once the policies are locked (docs/evidence.md): a locked policy cannot be re-deployed, only extended with az.')
+param immutabilityPolicyLocked bool = false
+
 @description('Days after the last write when evidence moves to the cool tier (still online: verify reads it).')
 @minValue(1)
 @maxValue(3650)
@@ -175,7 +178,7 @@ resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2
 // The time-based retention policy of each evidence container, applied to every blob version in it.
 // Deployed unlocked (it can still be shortened or removed while the firm tests); locking it is a
 // one-way step (docs/evidence.md): then it can only be extended, never shortened or deleted.
-resource immutabilityPolicies 'Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies@2023-05-01' = [for containerName in evidenceContainerNames: {
+resource immutabilityPolicies 'Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies@2023-05-01' = [for containerName in evidenceContainerNames: if (!immutabilityPolicyLocked) {
   name: '${account.name}/default/${containerName}/default'
   properties: {
     immutabilityPeriodSinceCreationInDays: immutabilityDays

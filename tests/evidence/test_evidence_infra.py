@@ -34,6 +34,9 @@ def test_each_evidence_container_has_version_level_immutability_and_a_time_based
     assert body["name"].endswith("/default/${containerName}/default")
     assert body["properties"]["immutabilityPeriodSinceCreationInDays"] == "immutabilityDays"
     assert body["properties"]["allowProtectedAppendWrites"] is False  # nothing may be added to a kept blob either
+    # deployed unlocked; once locked with az (docs/evidence.md), redeployments leave the locked policy alone
+    assert policy["config"]["condition"] == {"operator": {"type": "not", "operands": {"bool_value": "immutabilityPolicyLocked"}}}
+    assert STORAGE["parameters"]["immutabilityPolicyLocked"]["default"] is False
     versioning = RESOURCES["blobService"]["config"]["properties"]["isVersioningEnabled"]
     assert versioning is True, "version-level immutability needs blob versioning"
 
