@@ -156,13 +156,47 @@ def _head(store: ManifestStore, listing: dict[str, int | None]) -> ev.Link | Non
     return ev.Link(name=name, seq=seq, sha256=ev.sha256_hex(data))
 
 
+class _Remembered:
+    """Hash each blob once per write; a rebuild takes the hashes its day's latest manifest recorded
+    (evidence is immutable; if it was changed since, verify names it against that manifest)."""
+
+    def __init__(self, hasher: BlobHasher, known: dict[str, str]):
+        self.hasher, self.known = hasher, known
+
+    def sha256(self, container: str, name: str) -> str | None:
+        key = f"{container}/{name}"
+        if key not in self.known:
+            self.known[key] = self.hasher.sha256(container, name)
+        return self.known[key]
+
+
+def _recorded_hashes(data: bytes | None) -> dict[str, str]:
+    try:
+        manifest = ev.parse_manifest(data) if data is not None else None
+    except ev.ManifestInvalid:
+        return {}
+    known: dict[str, str] = {}
+    for e in manifest.entries if manifest else ():
+        for b in ([e.raw] if e.raw else []) + list(e.records):
+            if b.sha256:
+                known[b.blob] = b.sha256
+        for a in e.attachments:
+            if a.stored_sha256:
+                known[f"{names.ATTACHMENTS}/{a.sha256}"] = a.stored_sha256
+    return known
+
+
 def write_manifest(day: str, *, facts: DayFacts, blobs, hasher: BlobHasher, store: ManifestStore,
                    witness: Callable[[str, str, str], None] = lambda _d, _n, _h: None) -> WriteResult:
     date.fromisoformat(day)
-    entries = build_entries(facts, blobs=blobs, hasher=hasher)
-    for _ in range(5):  # another writer may take a name or the head between our listing and our write
-        listing = store.manifests()
-        ours = sorted((ev.parse_manifest_name(n)[1], n) for n in listing if ev.parse_manifest_name(n)[0] == day)
+    listing = store.manifests()
+    ours = sorted((ev.parse_manifest_name(n)[1], n) for n in listing if ev.parse_manifest_name(n)[0] == day)
+    known = _recorded_hashes(store.read(ours[-1][1])) if ours else {}
+    entries = build_entries(facts, blobs=blobs, hasher=_Remembered(hasher, known))
+    for attempt in range(5):  # another writer may take a name or the head between our listing and our write
+        if attempt:
+            listing = store.manifests()
+            ours = sorted((ev.parse_manifest_name(n)[1], n) for n in listing if ev.parse_manifest_name(n)[0] == day)
         if ours:
             latest = store.read(ours[-1][1])
             try:
