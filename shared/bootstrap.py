@@ -263,6 +263,10 @@ class Archiver:
                                       last=(today - timedelta(days=1)).isoformat(), graph=True, since_chain_start=True)
         if not result.ok:
             raise EvidenceMismatch("\n".join(evidence.verdict_lines(result)))
+        if not self.evidence_storage.manifests() and any(True for _ in self.blobs.list(names.RAW)):
+            telemetry.evidence_verified(0, ["(no manifest)"], 1)
+            raise EvidenceMismatch("there is no evidence manifest at all although raw items are stored: the manifests "
+                                   "were removed, or no report has run; run python -m shared report --date D")
         return result
 
     def close(self) -> None:

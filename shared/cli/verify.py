@@ -1,5 +1,6 @@
 """`python -m shared verify`: recompute every evidence hash from storage, check the chain, and
-(``--graph``) that every copy is still in its mailbox's archive folder. Exit 1 on any mismatch."""
+(``--graph``) that every copy is still in its mailbox's archive folder. Exit 1 on any mismatch, and
+when there is no manifest to verify."""
 
 from __future__ import annotations
 
@@ -26,4 +27,4 @@ def main(app, *, day: str | None, first: str | None, last: str | None, graph: bo
     result = app.verify_evidence(first=first, last=last, graph=graph)
     for line in verdict_lines(result):
         out(line)
-    return 0 if result.ok else 1
+    return 0 if result.ok and result.days else 1  # nothing to verify is not a clean verdict

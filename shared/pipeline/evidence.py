@@ -391,7 +391,8 @@ def verdict_lines(result: Verification) -> list[str]:
             lines.append(f"{d.day}: FAILED ({files}: {d.items} items; {len(d.findings)} mismatch(es){graph})")
             lines += [f"  {f.line()}" for f in d.findings]
     if not result.days:
-        lines.append("no evidence manifest in the range: nothing to verify")
+        lines.append("verdict: NOTHING VERIFIED: there is no evidence manifest in the range")
+        return lines
     bad = sum(1 for d in result.days if not d.ok)
     lines.append(f"verdict: {'CLEAN' if result.ok else 'FAILED'}: {len(result.days)} day(s) checked, {bad} with mismatches")
     return lines
