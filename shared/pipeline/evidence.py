@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from typing import Callable, Protocol
+from typing import Callable, ContextManager, Protocol
 
 from shared import names
 from shared.domain import evidence as ev
@@ -62,6 +62,9 @@ class ManifestStore(Protocol):
 
     def create(self, name: str, data: bytes, *, seq: int) -> bool:
         """Write only if the name is free (If-None-Match: *); False when taken."""
+
+    def writing(self) -> ContextManager[None]:
+        """Held while the chain's head is read and the next manifest written: one writer at a time."""
 
 
 class BlobHasher(Protocol):
@@ -193,10 +196,14 @@ def write_manifest(day: str, *, facts: DayFacts, blobs, hasher: BlobHasher, stor
     ours = sorted((ev.parse_manifest_name(n)[1], n) for n in listing if ev.parse_manifest_name(n)[0] == day)
     known = _recorded_hashes(store.read(ours[-1][1])) if ours else {}
     entries = build_entries(facts, blobs=blobs, hasher=_Remembered(hasher, known))
-    for attempt in range(5):  # another writer may take a name or the head between our listing and our write
-        if attempt:
-            listing = store.manifests()
-            ours = sorted((ev.parse_manifest_name(n)[1], n) for n in listing if ev.parse_manifest_name(n)[0] == day)
+    with store.writing():
+        return _write(day, entries, store, witness)
+
+
+def _write(day: str, entries: list[ev.ItemEntry], store: ManifestStore, witness) -> WriteResult:
+    for _ in range(5):  # the lock keeps other writers out; a name taken anyway (no lock held) moves us on
+        listing = store.manifests()
+        ours = sorted((ev.parse_manifest_name(n)[1], n) for n in listing if ev.parse_manifest_name(n)[0] == day)
         if ours:
             latest = store.read(ours[-1][1])
             try:

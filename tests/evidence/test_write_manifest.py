@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 
 import pytest
 from azure.storage.blob import BlobServiceClient
@@ -105,3 +106,27 @@ def test_the_manifest_hash_goes_to_application_insights_without_content(stores, 
     assert result.sha256 == hashlib.sha256(stores[1].read(result.name)).hexdigest()
     ours = {k: v for k, v in vars(record).items() if k.startswith("evidence_")}
     assert "hello" not in json.dumps(ours) and set(ours) == {"evidence_date", "evidence_manifest", "evidence_sha256"}
+
+
+def test_writers_at_the_same_moment_keep_one_linear_chain(stores):
+    from concurrent.futures import ThreadPoolExecutor
+
+    blobs, store = stores
+
+    class Slow:  # a wide window between reading the chain's head and writing after it
+        def __getattr__(self, name):
+            return getattr(store, name)
+
+        def manifests(self):
+            listing = store.manifests()
+            time.sleep(0.3)
+            return listing
+
+    days = [f"2026-11-{d:02d}" for d in range(10, 15)]
+    with ThreadPoolExecutor(max_workers=len(days)) as pool:
+        list(pool.map(lambda d: write_manifest(d, facts=DayFacts(), blobs=blobs, hasher=store, store=Slow()), days))
+    headers = sorted((ev.parse_manifest(store.read(n)).header for n in store.manifests()), key=lambda h: h.seq)
+    assert [h.seq for h in headers] == list(range(len(days)))
+    for before, after in zip(headers, headers[1:]):
+        assert after.previous.name == before.name
+    assert ev.check_chain({n: store.read(n) for n in store.manifests()}, list(store.manifests())) == []

@@ -10,8 +10,11 @@ where no policy applies (Azurite, a test account).
 from __future__ import annotations
 
 import hashlib
+import time
+from contextlib import contextmanager
+from typing import Iterator
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient, ContentSettings
 
 from shared import names
@@ -20,6 +23,8 @@ from shared.domain.evidence import parse_manifest_name
 from shared.pipeline.evidence import CopyFact, DayFacts, ItemFact
 
 CHUNK = 4 * 1024 * 1024
+CHAIN_LOCK = "evidence/chain"  # in the locks container: one manifest writer at a time keeps the chain linear
+LOCK_SECONDS = 60
 
 
 class EvidenceStorage:
@@ -61,6 +66,32 @@ class EvidenceStorage:
             return True
         except ResourceExistsError:
             return False
+
+    @contextmanager
+    def writing(self, wait_seconds: float = 120.0) -> Iterator[None]:
+        """Hold the chain lock (a blob lease) while the head is read and the next manifest written."""
+        blob = self._blob(names.LOCKS, CHAIN_LOCK)
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                lease = blob.acquire_lease(lease_duration=LOCK_SECONDS)
+                break
+            except ResourceNotFoundError:
+                try:
+                    blob.upload_blob(b"", overwrite=False)
+                except (ResourceExistsError, HttpResponseError):
+                    pass
+            except HttpResponseError as exc:
+                if exc.status_code != 409 or time.monotonic() > deadline:
+                    raise
+                time.sleep(1.0)  # another manifest is being written (LeaseAlreadyPresent)
+        try:
+            yield
+        finally:
+            try:
+                lease.release()
+            except HttpResponseError:
+                pass  # expires by itself
 
     # ------------------------------------------------------------------ hashing
     def sha256(self, container: str, name: str) -> str | None:
