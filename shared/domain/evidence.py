@@ -11,8 +11,8 @@ always gives the same bytes:
   the first), ``items`` (how many item lines follow) and ``items_sha256`` (sha256 of those lines);
 - then one line per item of the day, sorted by item id: item id, source, stage, sent time, the
   raw item as received (blob and sha256), each attachment (sha256 named by the item, and the
-  sha256 of the stored bytes), each rendered record (blob, sha256), and per mailbox copy the
-  Graph immutable message id and the outcome.
+  sha256 of the stored bytes), each rendered record (blob, sha256), per mailbox copy the Graph
+  immutable message id and the outcome, and any re-send of the item with other bytes (blob, sha256).
 
 A removed or altered file breaks the chain: the next file's header names it and its hash. The
 file's own sha256 is also sent to Application Insights (outside the storage account).
@@ -85,6 +85,7 @@ class ItemEntry:
     attachments: tuple[AttachmentHash, ...] = ()
     records: tuple[BlobHash, ...] = ()
     copies: tuple[CopyEntry, ...] = ()
+    resent: tuple[BlobHash, ...] = ()  # re-sends of the item with other bytes, kept beside the first
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -98,6 +99,7 @@ class ItemEntry:
             attachments=tuple(AttachmentHash(**a) for a in data.get("attachments") or ()),
             records=tuple(BlobHash(**r) for r in data.get("records") or ()),
             copies=tuple(CopyEntry(**c) for c in data.get("copies") or ()),
+            resent=tuple(BlobHash(**r) for r in data.get("resent") or ()),
         )
 
 

@@ -85,6 +85,17 @@ def build_entries(facts: DayFacts, *, blobs, hasher: BlobHasher) -> list[ev.Item
         copies.setdefault(c.item_key, []).append(ev.CopyEntry(mailbox=c.mailbox, outcome=c.outcome, message_id=c.message_id,
                                                               archived_on=c.archived_on))
         copy_ids.setdefault(c.item_key, c.item_id)
+    listed: dict[str, list[str]] = {}
+
+    def resent(raw_blob: str) -> tuple[ev.BlobHash, ...]:
+        """Re-sends with other bytes, kept beside the first as {key}.resent-{hash}.json (one listing per capture day)."""
+        day_prefix = raw_blob.split("/", 1)[0] + "/"
+        if day_prefix not in listed:
+            listed[day_prefix] = [n for n in blobs.list(names.RAW, day_prefix) if ".resent-" in n]
+        stem = raw_blob.removesuffix(".json") + ".resent-"
+        return tuple(ev.BlobHash(f"{names.RAW}/{n}", hasher.sha256(names.RAW, n))
+                     for n in sorted(listed[day_prefix]) if n.startswith(stem))
+
     entries = []
     for fact in facts.items:
         raw_bytes = blobs.get_if_exists(names.RAW, fact.raw_blob) if fact.raw_blob else None
@@ -109,7 +120,8 @@ def build_entries(facts: DayFacts, *, blobs, hasher: BlobHasher) -> list[ev.Item
         entries.append(ev.ItemEntry(
             item_id=fact.item_id, source=source, stage=fact.stage, sent_at=_utc(item.sent_at) if item else None, raw=raw,
             attachments=tuple(attachments), records=tuple(records),
-            copies=tuple(sorted(copies.pop(fact.item_key, []), key=lambda c: c.mailbox))))
+            copies=tuple(sorted(copies.pop(fact.item_key, []), key=lambda c: c.mailbox)),
+            resent=resent(fact.raw_blob) if fact.raw_blob else ()))
     for key, rest in copies.items():  # transcript copies: their archive id is not an item of the day
         entries.append(ev.ItemEntry(item_id=copy_ids[key], source="transcript", stage="transcript",
                                     copies=tuple(sorted(rest, key=lambda c: c.mailbox))))
@@ -180,7 +192,7 @@ def _recorded_hashes(data: bytes | None) -> dict[str, str]:
         return {}
     known: dict[str, str] = {}
     for e in manifest.entries if manifest else ():
-        for b in ([e.raw] if e.raw else []) + list(e.records):
+        for b in ([e.raw] if e.raw else []) + list(e.records) + list(e.resent):
             if b.sha256:
                 known[b.blob] = b.sha256
         for a in e.attachments:
@@ -341,6 +353,8 @@ def _check_entry(day: str, entry: ev.ItemEntry, hasher: BlobHasher, hashes: dict
                                _hash(hasher, hashes, expected.blob))
     for r in entry.records:
         found += ev.check_blob(day, entry.item_id, "record", r, _hash(hasher, hashes, r.blob))
+    for r in entry.resent:
+        found += ev.check_blob(day, entry.item_id, "re-sent raw item", r, _hash(hasher, hashes, r.blob))
     return found
 
 

@@ -26,7 +26,9 @@ def entries(draw):
             raw=ev.BlobHash(f"raw/2026-11-26/{item_id}.json", draw(HEX)),
             attachments=tuple(ev.AttachmentHash(f"att-{i}", h, draw(st.none() | HEX))
                               for i, h in enumerate(draw(st.lists(HEX, max_size=2)))),
-            records=(ev.BlobHash(f"mime/2026-11-26/{item_id}.eml", draw(HEX)),), copies=copies))
+            records=(ev.BlobHash(f"mime/2026-11-26/{item_id}.eml", draw(HEX)),), copies=copies,
+            resent=tuple(ev.BlobHash(f"raw/2026-11-26/{item_id}.resent-{i}.json", h)
+                         for i, h in enumerate(draw(st.lists(HEX, max_size=1)))))
     return out
 
 

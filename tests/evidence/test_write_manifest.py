@@ -130,3 +130,14 @@ def test_writers_at_the_same_moment_keep_one_linear_chain(stores):
     for before, after in zip(headers, headers[1:]):
         assert after.previous.name == before.name
     assert ev.check_chain({n: store.read(n) for n in store.manifests()}, list(store.manifests())) == []
+
+
+def test_a_resend_with_other_bytes_is_in_the_manifest_beside_the_first(stores):
+    blobs, store = stores
+    changed = RAW.replace(b"hello", b"hello again")
+    name = f"2026-11-25/item-1.resent-{hashlib.sha256(changed).hexdigest()[:16]}.json"
+    blobs.put(names.RAW, name, changed)
+    blobs.put(names.RAW, "2026-11-25/item-10.resent-0123456789abcdef.json", b"{}")  # another item's, not ours
+    (entry,) = ev.parse_manifest(store.read(write(stores, facts()).name)).entries
+    assert entry.raw.sha256 == hashlib.sha256(RAW).hexdigest()
+    assert entry.resent == (ev.BlobHash(f"raw/{name}", hashlib.sha256(changed).hexdigest()),)
