@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from shared.domain import evidence as ev
 
 HEX = st.text(alphabet="0123456789abcdef", min_size=64, max_size=64)
+MAILBOXES = ["a@contoso.com", "B@contoso.com", "c@fabrikam.com"]
 IDS = st.text(alphabet=string.ascii_letters + string.digits + "-_.~é€ 😀\"\\", min_size=1, max_size=30)
 
 
@@ -20,7 +21,7 @@ def entries(draw):
     for item_id in ids:
         copies = tuple(ev.CopyEntry(mailbox=m, outcome=draw(st.sampled_from(["imported", "partial", "pending"])),
                                     message_id=draw(st.none() | IDS))
-                       for m in draw(st.lists(st.sampled_from(['a@contoso.com', 'B@contoso.com', 'c@fabrikam.com']), max_size=3, unique=True)))
+                       for m in draw(st.lists(st.sampled_from(MAILBOXES), max_size=3, unique=True)))
         out.append(ev.ItemEntry(
             item_id=item_id, source="feed", stage="converted", sent_at="2026-11-26T10:00:00Z",
             raw=ev.BlobHash(f"raw/2026-11-26/{item_id}.json", draw(HEX)),
@@ -28,7 +29,7 @@ def entries(draw):
                               for i, h in enumerate(draw(st.lists(HEX, max_size=2)))),
             records=(ev.BlobHash(f"mime/2026-11-26/{item_id}.eml", draw(HEX)),), copies=copies,
             resent=tuple(ev.BlobHash(f"raw/2026-11-26/{item_id}.resent-{i}.json", h)
-                         for i, h in enumerate(draw(st.lists(HEX, max_size=1)))))
+                         for i, h in enumerate(draw(st.lists(HEX, max_size=1))))))
     return out
 
 
