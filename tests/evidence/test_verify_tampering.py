@@ -194,6 +194,27 @@ def test_a_copy_moved_out_of_the_archive_folder_is_named(archived, verify):
                            f"is not in the folder '{FOLDER}' any more")
 
 
+def test_a_copy_whose_sent_time_was_changed_is_named(archived, verify):
+    world, day, manifest = archived[0], archived[2], archived[4]
+    entry, copy = _copy(manifest, 6)
+    user = world.graph.user_id(copy.mailbox)
+
+    def sent(value: str) -> None:
+        body = {"singleValueExtendedProperties": [{"id": "SystemTime 0x0039", "value": value}]}
+        assert _graph(world, "PATCH", f"/users/{user}/messages/{copy.message_id}", body).status_code == 200
+
+    sent("2020-01-01T00:00:00Z")
+    try:
+        code, out = verify("--date", day, "--graph")
+    finally:
+        sent(entry.sent_at)
+    assert code == 1
+    (line,) = lines_about(out, entry.item_id)
+    assert line == (f"altered copy: {entry.item_id}: copy in {copy.mailbox} (message id {copy.message_id}) "
+                    f"shows sent time 2020-01-01T00:00:00Z, the item was sent {entry.sent_at}")
+    assert verify("--date", day, "--graph")[0] == 0
+
+
 def test_a_deleted_copy_is_named(archived, verify):
     world, day, manifest = archived[0], archived[2], archived[4]
     entry, copy = _copy(manifest, 5)
