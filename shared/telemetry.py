@@ -11,6 +11,9 @@ reasons. Never message text, names, file names or phone numbers (the design's fi
   histogram (s); ``archiver.throttled`` counter {stage}; ``archiver.throttle.delay`` histogram (s).
 - The daily report's figures: one log record ``archiver.report`` whose attributes (App Insights
   ``customDimensions``) are the figures, and ``archiver.pull.succeeded`` after each good pull.
+- Evidence: ``archiver.evidence.manifest`` (date, name, sha256 of each manifest written: the
+  witness outside the storage account), ``archiver.evidence.verified`` and, at error level,
+  ``archiver.evidence.verify.failed`` (days, failed days, mismatches; the verify alert counts it).
 
 Export is configured once per process by ``configure_telemetry``: in Azure when
 ``APPLICATIONINSIGHTS_CONNECTION_STRING`` is set (authenticating with the managed identity named
