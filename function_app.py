@@ -43,3 +43,10 @@ def build_transcripts(timer: func.TimerRequest) -> None:
 def daily_report(timer: func.TimerRequest) -> None:
     """After the day's pull has drained: write the admin report (JSON + HTML) and log its figures."""
     archiver().report_today()
+
+
+@app.timer_trigger(schedule="%VERIFY_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True)
+def verify_evidence(timer: func.TimerRequest) -> None:
+    """Weekly: recompute the last 7 days' evidence hashes and chain and check every copy in Graph;
+    a mismatch logs archiver.evidence.verify.failed (alerted) and fails the run."""
+    archiver().verify_recent()

@@ -18,6 +18,7 @@ from pathlib import Path
 from devtools.local_world import start_world
 from shared import names
 from shared.cli.run import run_cycle
+from shared.pipeline.evidence import verdict_lines
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -80,6 +81,11 @@ def main(argv: list[str] | None = None) -> int:
                 target.write_bytes(app.blobs.get(container, name))
         _say(f"\nThe rendered records (.eml, open them in any mail client): {out / 'eml'}")
         _say(f"The admin report (HTML and JSON): {out / 'report'}")
+        checker = world.archiver()  # the day's evidence manifest, checked against storage and Graph
+        _say("\nEvidence (python -m shared verify --graph):")
+        for line in verdict_lines(checker.verify_evidence(graph=True)):
+            _say("  " + line)
+        checker.close()
         _say("Stopping the local servers and Azurite.")
     return 0 if summary.failed == 0 else 1
 

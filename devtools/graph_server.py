@@ -11,6 +11,8 @@ Speaks Graph's documented protocol (paths, OData ``$filter`` forms, JSON shapes,
   PR_MESSAGE_FLAGS, delivery and sent times, message class, named properties; like Graph, a message
   created without PR_MESSAGE_FLAGS is a draft and ``sentDateTime``/``receivedDateTime`` in the body
   are ignored), ``PATCH|DELETE /v1.0/users/{id}/messages/{mid}`` (also under a folder),
+  ``POST /v1.0/users/{id}/messages/{mid}/move`` (``destinationId``: a folder id or ``deleteditems``;
+  the id stays, as with ``Prefer: IdType="ImmutableId"``),
   ``POST .../messages/{mid}/attachments/createUploadSession`` + ``PUT`` chunks to the upload URL
   (``Content-Range``; an ``Authorization`` header there is refused with 401, as Exchange does),
   ``POST /beta/users/{id}/mailFolders/{fid}/importMime`` (base64 MIME, non-draft, unread).
@@ -640,6 +642,8 @@ class _Handler(BaseHTTPRequestHandler):
                     f = user.folders[message["_folder"]]
                     f["messages"] = [m for m in f["messages"] if m["id"] != message["id"]]
                 return 204, None, {}
+        if len(parts) == 2 and low[1] == "move" and method == "POST":
+            return self._move_message(user, message, body)
         if len(parts) == 3 and low[1] == "attachments" and low[2] == "createuploadsession" and method == "POST":
             return self._create_upload_session(user, message, body)
         if len(parts) == 2 and low[1] == "attachments" and method == "GET":
@@ -713,6 +717,28 @@ class _Handler(BaseHTTPRequestHandler):
                     if m["id"] == mid:
                         return m
         raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+
+    def _move_message(self, user: _User, message: dict, body: bytes):
+        target = _json(body).get("destinationId")
+        if not isinstance(target, str) or not target:
+            raise GraphError(400, "ErrorInvalidRequest", "destinationId is required.")
+        with self.graph._lock:
+            if target.lower() == "deleteditems":
+                folder = next((f for f in user.folders.values() if f["displayName"] == "Deleted Items"), None)
+                if folder is None:
+                    fid = _new_id("AQMkAD")
+                    folder = user.folders[fid] = {"id": fid, "displayName": "Deleted Items", "isHidden": False,
+                                                  "messages": []}
+            else:
+                folder = user.folders.get(target)
+            if folder is None:
+                raise GraphError(404, "ErrorItemNotFound", "The destination folder was not found in the store.")
+            source = user.folders[message["_folder"]]
+            source["messages"] = [m for m in source["messages"] if m["id"] != message["id"]]
+            message["_folder"] = folder["id"]
+            message["changeKey"] = uuid.uuid4().hex
+            folder["messages"].append(message)
+        return 201, _message_view(message), {}
 
     def _list_messages(self, folder: dict, query: dict):
         with self.graph._lock:

@@ -58,10 +58,21 @@ param transcriptSchedule string = '0 0 4 * * *'
 @description('Days the daily admin reports are kept.')
 param reportRetentionDays int = 90
 
-@description('Days after which raw captures (raw/) and rendered .eml (mime/) are deleted from storage (long after they are delivered).')
+@description('Days after which evidence (raw/, attachments/, mime/, evidence/) may be deleted; never before immutabilityDays.')
 @minValue(1)
 @maxValue(3650)
 param retentionDays int = 90
+
+@description('Days each evidence blob (raw, attachments, mime, evidence) stays non-rewriteable and non-erasable (2557 = 7 years). Deployed unlocked; lock per docs/evidence.md.')
+@minValue(1)
+@maxValue(146000)
+param immutabilityDays int = 2557
+
+@description('true once the evidence retention policies are locked (docs/evidence.md); redeployments then leave them as they are.')
+param immutabilityPolicyLocked bool = false
+
+@description('NCRONTAB (6 fields, UTC) of verify_evidence: the last 7 days\' evidence against storage and Graph (weekly).')
+param verifySchedule string = '0 0 7 * * 0'
 
 @description('Storage replication.')
 @allowed([
@@ -163,6 +174,8 @@ module storage 'modules/storage.bicep' = {
     name: names.storage
     skuName: storageSkuName
     retentionDays: retentionDays
+    immutabilityDays: immutabilityDays
+    immutabilityPolicyLocked: immutabilityPolicyLocked
     deploymentContainerName: names.deploymentContainer
     workspaceId: monitoring.outputs.workspaceId
     tags: tags
@@ -217,6 +230,7 @@ module functionApp 'modules/functionapp.bicep' = {
     transcriptMode: transcriptMode
     transcriptSchedule: transcriptSchedule
     reportRetentionDays: reportRetentionDays
+    verifySchedule: verifySchedule
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
     mailboxConcurrency: mailboxConcurrency

@@ -8,6 +8,8 @@
     python -m shared redrive                 move poison messages back to their queues
     python -m shared reprocess-unmapped      re-drive unmapped items after a mapping change
     python -m shared init-storage            create the containers, queues and tables
+    python -m shared verify [--date D | --from A --to B] [--graph]
+                                             check the evidence manifests, storage and (--graph) the mailboxes
 
 Settings come from the environment (see local.settings.example.json).
 """
@@ -122,6 +124,16 @@ def cmd_init_storage(args) -> int:
     return 0
 
 
+def cmd_verify(args) -> int:
+    from shared.cli.verify import main as verify_main
+
+    app = _archiver()
+    try:
+        return verify_main(app, day=args.date, first=args.date_from, last=args.date_to, graph=args.graph)
+    finally:
+        app.close()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m shared", description="WhatsApp archiver for Microsoft 365")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level (never message content)")
@@ -161,6 +173,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("init-storage", help="create the containers, queues and tables")
     p.set_defaults(func=cmd_init_storage)
+
+    p = sub.add_parser("verify", help="recompute the evidence hashes and the chain; exit 1 on any mismatch")
+    p.add_argument("--date", help="one report day, YYYY-MM-DD (default: every manifest, up to yesterday)")
+    p.add_argument("--from", dest="date_from", help="first report day of a range")
+    p.add_argument("--to", dest="date_to", help="last report day of a range")
+    p.add_argument("--graph", action="store_true",
+                   help="also ask Graph that every copy is in its mailbox's archive folder with its archive id and sent time")
+    p.set_defaults(func=cmd_verify)
     return parser
 
 

@@ -16,11 +16,12 @@ from shared import names, telemetry
 from shared.adapters.storage.blobs import BlobStore
 from shared.adapters.storage.budget import MailboxRequestBudget
 from shared.adapters.storage.clients import StorageClients, build_storage_clients
+from shared.adapters.storage.evidence import EvidenceStorage, read_day
 from shared.adapters.storage.leases import MailboxSlots
 from shared.adapters.storage.queues import QueueStore
 from shared.adapters.storage.tables import CheckpointStore, DirectoryCache, Ledger, Tables, Tracking, TranscriptDays
 from shared.domain.record import RenderOptions
-from shared.pipeline import convert, deliver, pull, report, transcripts
+from shared.pipeline import convert, deliver, evidence, pull, report, transcripts
 from shared.pipeline.messages import DeliveryMessage, ItemMessage, item_key
 from shared.settings import Settings
 
@@ -228,12 +229,45 @@ class Archiver:
         if write:
             report.write_report(built, blobs=self.blobs, retention_days=self.settings.report_retention_days)
             telemetry.report_figures(report_date, {**built.figures(), "invariant_holds": built.invariant_holds})
+            self.write_evidence(report_date)  # after the report: the day's hash-chained manifest
         return built
 
     def report_today(self) -> list[report.Report]:
         """The scheduled report: today's run so far, and yesterday's again now that its work has drained."""
         today = datetime.now(timezone.utc).date()
         return [self.report((today - timedelta(days=d)).isoformat()) for d in (1, 0)]
+
+    # ---------------------------------------------------------------- evidence
+    @cached_property
+    def evidence_storage(self) -> EvidenceStorage:
+        return EvidenceStorage(self.clients.blobs)
+
+    def write_evidence(self, report_date: str) -> evidence.WriteResult:
+        """The day's evidence manifest (idempotent: the same content writes nothing, more writes a supplement)."""
+        facts = read_day(self.tracking, self.ledger, report_date)
+        return evidence.write_manifest(report_date, facts=facts, blobs=self.blobs, hasher=self.evidence_storage,
+                                       store=self.evidence_storage, witness=telemetry.evidence_manifest)
+
+    def verify_evidence(self, *, first: str | None = None, last: str | None = None, graph: bool = False,
+                        since_chain_start: bool = False) -> evidence.Verification:
+        result = evidence.verify(store=self.evidence_storage, hasher=self.evidence_storage, first=first, last=last,
+                                 copies=self.mailbox if graph else None, folder_name=self.settings.archive_folder_name,
+                                 since_chain_start=since_chain_start)
+        telemetry.evidence_verified(len(result.days), [d.day for d in result.days if not d.ok], len(result.findings))
+        return result
+
+    def verify_recent(self, days: int = 7) -> evidence.Verification:
+        """The verify_evidence timer: the last ``days`` report days, with Graph; raises on any mismatch."""
+        today = datetime.now(timezone.utc).date()
+        result = self.verify_evidence(first=(today - timedelta(days=days)).isoformat(),
+                                      last=(today - timedelta(days=1)).isoformat(), graph=True, since_chain_start=True)
+        if not result.ok:
+            raise EvidenceMismatch("\n".join(evidence.verdict_lines(result)))
+        if not self.evidence_storage.manifests() and any(True for _ in self.blobs.list(names.RAW)):
+            telemetry.evidence_verified(0, ["(no manifest)"], 1)
+            raise EvidenceMismatch("there is no evidence manifest at all although raw items are stored: the manifests "
+                                   "were removed, or no report has run; run python -m shared report --date D")
+        return result
 
     def close(self) -> None:
         for thing in (self._mailbox, self._directory, self._feed):
@@ -243,6 +277,10 @@ class Archiver:
                     close()
                 except Exception:  # noqa: BLE001 - closing is best effort
                     log.debug("close failed", exc_info=True)
+
+
+class EvidenceMismatch(RuntimeError):
+    """verify found evidence that does not match what was captured (each mismatch named in the message)."""
 
 
 _ARCHIVER: Archiver | None = None

@@ -17,6 +17,9 @@ UNMAPPED = "unmapped"  # items with no mapped participant, for reprocess-unmappe
 LOCKS = "locks"  # lease blobs: per-mailbox concurrency slots
 
 CONTAINERS = (RAW, ATTACHMENTS, MIME, CONFIG, REPORTS, REJECTED, UNMAPPED, LOCKS)
+EVIDENCE = "evidence"  # daily hash-chained manifests: evidence/{date}.jsonl (+ .s1.jsonl supplements)
+CONTAINERS += (EVIDENCE,)
+EVIDENCE_CONTAINERS = (RAW, ATTACHMENTS, MIME, EVIDENCE)  # under the immutability policy (infra/modules/storage.bicep)
 
 # Queues (the Functions host adds "-poison" after maxDequeueCount failed attempts)
 ITEMS_QUEUE = "items"

@@ -97,6 +97,10 @@ class Settings(BaseSettings):
     report_retention_days: int = Field(default=90, ge=1, le=3650, validation_alias="REPORT_RETENTION_DAYS")
     report_full_numbers: bool = Field(default=False, validation_alias="REPORT_FULL_NUMBERS")
 
+    # --- Evidence ---------------------------------------------------------------------------
+    verify_schedule: str = Field(default="0 0 7 * * 0", validation_alias="VERIFY_SCHEDULE",
+                                 description="NCRONTAB of the verify_evidence timer (weekly, Sunday 07:00 UTC).")
+
     # --- Validation -------------------------------------------------------------------------
     @field_validator("feed_base_url", "graph_endpoint")
     @classmethod
@@ -108,7 +112,7 @@ class Settings(BaseSettings):
             raise ValueError(f"plain http is only allowed for a loopback host (tests, local runs); use https: {value!r}")
         return value.rstrip("/")
 
-    @field_validator("pull_schedule", "report_schedule", "transcript_schedule")
+    @field_validator("pull_schedule", "report_schedule", "transcript_schedule", "verify_schedule")
     @classmethod
     def _ncrontab(cls, value: str) -> str:
         fields = value.split()

@@ -11,6 +11,9 @@ reasons. Never message text, names, file names or phone numbers (the design's fi
   histogram (s); ``archiver.throttled`` counter {stage}; ``archiver.throttle.delay`` histogram (s).
 - The daily report's figures: one log record ``archiver.report`` whose attributes (App Insights
   ``customDimensions``) are the figures, and ``archiver.pull.succeeded`` after each good pull.
+- Evidence: ``archiver.evidence.manifest`` (date, name, sha256 of each manifest written: the
+  witness outside the storage account), ``archiver.evidence.verified`` and, at error level,
+  ``archiver.evidence.verify.failed`` (days, failed days, mismatches; the verify alert counts it).
 
 Export is configured once per process by ``configure_telemetry``: in Azure when
 ``APPLICATIONINSIGHTS_CONNECTION_STRING`` is set (authenticating with the managed identity named
@@ -35,6 +38,7 @@ from opentelemetry.propagate import extract, inject
 log = logging.getLogger(__name__)
 report_log = logging.getLogger("archiver.report")
 pull_log = logging.getLogger("archiver.pull")
+evidence_log = logging.getLogger("archiver.evidence")
 
 _configured = False
 _lock = threading.Lock()
@@ -170,3 +174,24 @@ def report_figures(report_date: str, figures: dict) -> None:
 
 def pull_succeeded(run_id: str, items: int, windows: int) -> None:
     pull_log.info("archiver.pull.succeeded", extra={"run_id": run_id, "items": items, "windows": windows})
+
+
+# --------------------------------------------------------------------------- evidence
+EVIDENCE_MANIFEST = "archiver.evidence.manifest"
+EVIDENCE_VERIFIED = "archiver.evidence.verified"
+EVIDENCE_VERIFY_FAILED = "archiver.evidence.verify.failed"
+
+
+def evidence_manifest(report_date: str, name: str, sha256: str) -> None:
+    """The witness outside the storage account: a manifest's date, name and sha256 (no content)."""
+    evidence_log.info(EVIDENCE_MANIFEST, extra={"evidence_date": report_date, "evidence_manifest": name,
+                                                "evidence_sha256": sha256})
+
+
+def evidence_verified(days: int, failed_days: list[str], mismatches: int) -> None:
+    """A verify run: an error record when anything did not match (the verify alert counts them)."""
+    extra = {"verify_days": days, "verify_failed_days": ",".join(failed_days)[:2000], "verify_mismatches": mismatches}
+    if failed_days:
+        evidence_log.error(EVIDENCE_VERIFY_FAILED, extra=extra)
+    else:
+        evidence_log.info(EVIDENCE_VERIFIED, extra=extra)

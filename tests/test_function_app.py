@@ -19,13 +19,14 @@ def bindings() -> dict[str, list[dict]]:
     return {f.get_function_name(): [b.get_dict_repr() for b in f.get_bindings()] for f in function_app.app.get_functions()}
 
 
-def test_the_five_functions_are_registered():
-    assert set(bindings()) == {"pull_delta", "convert_item", "deliver_item", "build_transcripts", "daily_report"}
+def test_the_functions_are_registered():
+    assert set(bindings()) == {"pull_delta", "convert_item", "deliver_item", "build_transcripts", "daily_report",
+                               "verify_evidence"}
 
 
 def test_timers_read_their_schedule_from_settings_and_never_fire_on_startup():
     for name, setting in (("pull_delta", "PULL_SCHEDULE"), ("build_transcripts", "TRANSCRIPT_SCHEDULE"),
-                          ("daily_report", "REPORT_SCHEDULE")):
+                          ("daily_report", "REPORT_SCHEDULE"), ("verify_evidence", "VERIFY_SCHEDULE")):
         (binding,) = bindings()[name]
         assert binding["type"] == "timerTrigger"
         assert binding["schedule"] == f"%{setting}%"

@@ -4,6 +4,7 @@
 //      first successful pull;
 //   3. mailbox deliveries failing above a threshold in an hour;
 //   4. the daily report counted failed copies (failed > 0).
+//   5. evidence verification (verify_evidence) found a mismatch (archiver.evidence.verify.failed).
 //
 // They query what the code emits (shared/telemetry.py): the metric 'archiver.items'
 // {stage, outcome, item_type}, the log records 'archiver.pull.succeeded' and 'archiver.report'
@@ -86,6 +87,12 @@ traces
 | extend ReportDate = tostring(customDimensions.report_date), Failed = toint(customDimensions.report_failed)
 | where Failed > 0
 | summarize Failed = max(Failed) by ReportDate
+'''
+
+var verifyFailedQuery = '''
+traces
+| where message == "archiver.evidence.verify.failed"
+| summarize Failures = count()
 '''
 
 resource poisonAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
@@ -268,10 +275,50 @@ resource reportFailedAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' =
   }
 }
 
+resource verifyFailedAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
+  name: '${namePrefix}-evidence-verify-failed'
+  location: location
+  tags: tags
+  kind: 'LogAlert'
+  properties: {
+    displayName: 'Archiver: evidence verification found a mismatch'
+    description: 'verify_evidence logged archiver.evidence.verify.failed: a stored item, attachment, record or manifest no longer matches its hash, the manifest chain is broken, or a mailbox copy is missing or moved. Run python -m shared verify --from D --to D --graph for the named mismatches (docs/evidence.md).'
+    severity: 1
+    enabled: true
+    scopes: [
+      appInsightsId
+    ]
+    evaluationFrequency: 'PT1H'
+    windowSize: 'PT1H'
+    autoMitigate: false
+    criteria: {
+      allOf: [
+        {
+          query: verifyFailedQuery
+          timeAggregation: 'Total'
+          metricMeasureColumn: 'Failures'
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    actions: {
+      actionGroups: [
+        actionGroup.id
+      ]
+    }
+  }
+}
+
 output actionGroupId string = actionGroup.id
 output alertRuleNames array = [
   poisonAlert.name
   noPullAlert.name
   deliveryFailuresAlert.name
   reportFailedAlert.name
+  verifyFailedAlert.name
 ]

@@ -79,6 +79,9 @@ param transcriptMode bool = false
 @description('NCRONTAB (6 fields, UTC) of the transcript build (transcript mode only).')
 param transcriptSchedule string = '0 0 4 * * *'
 
+@description('NCRONTAB (6 fields, UTC) of the weekly evidence verification (verify_evidence).')
+param verifySchedule string = '0 0 7 * * 0'
+
 @description('Days the daily reports are kept.')
 param reportRetentionDays int = 90
 
@@ -130,6 +133,7 @@ var appSettings = [
   { name: 'PULL_SCHEDULE', value: pullSchedule }
   { name: 'TRANSCRIPT_SCHEDULE', value: transcriptSchedule }
   { name: 'REPORT_SCHEDULE', value: reportSchedule }
+  { name: 'VERIFY_SCHEDULE', value: verifySchedule }
   // Microsoft Graph, as the identity.
   { name: 'GRAPH_ENDPOINT', value: graphEndpoint }
   { name: 'GRAPH_CREATE_MODE', value: graphCreateMode }

@@ -1,6 +1,9 @@
 // The archiver's storage account: identity-only access (no account keys), TLS 1.2, HTTPS only,
-// no public blobs, soft delete + versioning, a lifecycle rule for raw captures and rendered .eml,
-// and every container, queue (with its -poison twin) and table the code uses.
+// no public blobs, soft delete + versioning, every container, queue (with its -poison twin) and
+// table the code uses, and the evidence store: the containers holding evidence (raw, attachments,
+// mime, evidence) carry version-level immutability with a time-based retention policy
+// (immutabilityDays, unlocked as deployed; lock it with the step in docs/evidence.md), and the
+// lifecycle rules never delete evidence before that retention ends (they tier it to cool).
 //
 // The names below are the code's (shared/names.py); tests/infra compares the two lists.
 
@@ -23,10 +26,23 @@ param name string
 ])
 param skuName string = 'Standard_GRS'
 
-@description('Days after which raw captures (raw/) and rendered records (mime/) are deleted. They are delivered within hours; keep them long enough to re-drive or re-render.')
+@description('Days after which evidence (raw/, attachments/, mime/, evidence/) may be deleted by the lifecycle rule; it never deletes before immutabilityDays, whichever is longer applies.')
 @minValue(1)
 @maxValue(3650)
 param retentionDays int = 90
+
+@description('Days each evidence blob version is non-rewriteable and non-erasable (time-based retention, version-level immutability). 2557 = 7 years (SEC 17a-4(f), FINRA 4511: 6; CFTC 1.31: 5; MiFID II: 5-7).')
+@minValue(1)
+@maxValue(146000)
+param immutabilityDays int = 2557
+
+@description('Set to true once the policies are locked (docs/evidence.md): a locked policy cannot be re-deployed, only extended with az.')
+param immutabilityPolicyLocked bool = false
+
+@description('Days after the last write when evidence moves to the cool tier (still online: verify reads it).')
+@minValue(1)
+@maxValue(3650)
+param coolAfterDays int = 30
 
 @description('Days a deleted blob or container stays recoverable (soft delete).')
 @minValue(1)
@@ -57,6 +73,14 @@ var containerNames = [
   'rejected'
   'unmapped'
   'locks'
+  'evidence'
+]
+// Containers holding evidence: version-level immutability + time-based retention (names.EVIDENCE_CONTAINERS).
+var evidenceContainerNames = [
+  'raw'
+  'attachments'
+  'mime'
+  'evidence'
 ]
 var queueNames = [
   'items'
@@ -144,7 +168,26 @@ resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2
   name: containerName
   properties: {
     publicAccess: 'None'
+    // set at creation only (an existing container needs Azure's migration to version-level immutability)
+    immutableStorageWithVersioning: {
+      enabled: contains(evidenceContainerNames, containerName)
+    }
   }
+}]
+
+// The time-based retention policy of each evidence container, applied to every blob version in it.
+// Deployed unlocked (it can still be shortened or removed while the firm tests); locking it is a
+// one-way step (docs/evidence.md): then it can only be extended, never shortened or deleted.
+resource immutabilityPolicies 'Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies@2023-05-01' = [for containerName in evidenceContainerNames: if (!immutabilityPolicyLocked) {
+  name: '${account.name}/default/${containerName}/default'
+  properties: {
+    immutabilityPeriodSinceCreationInDays: immutabilityDays
+    allowProtectedAppendWrites: false
+    allowProtectedAppendWritesAll: false
+  }
+  dependsOn: [
+    containers
+  ]
 }]
 
 resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
@@ -175,8 +218,9 @@ resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-
   name: tableName
 }]
 
-// Raw captures and rendered records are deleted after the retention period; previous versions
-// (left by overwrites and by those deletions) after their own, shorter one.
+// Evidence tiers to cool, and is deleted only once both retentionDays and the immutability period
+// have passed (Azure refuses to delete a blob version under retention or legal hold anyway).
+// Previous versions are pruned only outside the evidence containers.
 resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = {
   parent: account
   name: 'default'
@@ -184,7 +228,7 @@ resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05
     policy: {
       rules: [
         {
-          name: 'expire-raw-and-mime'
+          name: 'evidence-retention'
           enabled: true
           type: 'Lifecycle'
           definition: {
@@ -194,13 +238,18 @@ resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05
               ]
               prefixMatch: [
                 'raw/'
+                'attachments/'
                 'mime/'
+                'evidence/'
               ]
             }
             actions: {
               baseBlob: {
+                tierToCool: {
+                  daysAfterModificationGreaterThan: coolAfterDays
+                }
                 delete: {
-                  daysAfterModificationGreaterThan: retentionDays
+                  daysAfterModificationGreaterThan: max(retentionDays, immutabilityDays)
                 }
               }
             }
@@ -214,6 +263,13 @@ resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05
             filters: {
               blobTypes: [
                 'blockBlob'
+              ]
+              prefixMatch: [
+                'config/'
+                'reports/'
+                'rejected/'
+                'unmapped/'
+                'locks/'
               ]
             }
             actions: {
@@ -269,5 +325,6 @@ output blobEndpoint string = account.properties.primaryEndpoints.blob
 output queueEndpoint string = account.properties.primaryEndpoints.queue
 output tableEndpoint string = account.properties.primaryEndpoints.table
 output containerNames array = containerNames
+output evidenceContainerNames array = evidenceContainerNames
 output queueNames array = queueNames
 output tableNames array = tableNames

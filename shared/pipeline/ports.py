@@ -108,3 +108,21 @@ class Mailbox(Protocol):
 
     def create_copy(self, mailbox: str, folder_id: str, copy: ArchiveCopy) -> CreatedCopy:
         """Create the copy as a received, read, non-draft item dated with the original time."""
+
+
+@dataclass(frozen=True)
+class StoredCopy:
+    """What Graph says about one archived copy now (evidence verification)."""
+
+    message_id: str
+    folder_id: str | None  # parentFolderId
+    archive_id: str | None  # our ArchiveItemId named property
+    sent_at: datetime | None  # sentDateTime
+
+
+class CopyLookup(Protocol):
+    def find_folder(self, mailbox: str, folder_name: str) -> str | None:
+        """The archive folder's id, without creating it; None when the mailbox has no such folder."""
+
+    def get_copy(self, mailbox: str, message_id: str) -> StoredCopy | None:
+        """The message by its immutable id, wherever it is; None when it no longer exists."""

@@ -154,7 +154,8 @@ def _pull_one(raw, *, feed, blobs, queues, tracking, result: PullResult, window_
             else:
                 result.attachments_reused += 1
     tracking.item(result.report_date, key, item_id=item_id, stage="pulled", run_id=result.run_id,
-                  item_type=item.type if item else "", corrupt_attachments=",".join(corrupt) or None)
+                  item_type=item.type if item else "", corrupt_attachments=",".join(corrupt) or None,
+                  raw_blob=raw_blob)  # the evidence manifest hashes the item as received from here
     message = ItemMessage(item_id=item_id, raw_blob=raw_blob, report_date=result.report_date, run_id=result.run_id,
                           traceparent=traceparent)
     queues.send(names.ITEMS_QUEUE, message.model_dump())

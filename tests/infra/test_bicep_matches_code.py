@@ -66,7 +66,7 @@ def test_every_setting_required_in_azure_is_set():
 
 
 def test_timer_schedules_are_settings():
-    assert timer_settings() == {"PULL_SCHEDULE", "REPORT_SCHEDULE", "TRANSCRIPT_SCHEDULE"}
+    assert timer_settings() == {"PULL_SCHEDULE", "REPORT_SCHEDULE", "TRANSCRIPT_SCHEDULE", "VERIFY_SCHEDULE"}
     assert timer_settings() <= settings_aliases()
 
 
@@ -137,11 +137,12 @@ def test_deployment_container_does_not_clash_with_the_codes():
     assert deployment not in names.CONTAINERS
 
 
-def test_lifecycle_rule_expires_raw_and_mime_after_the_retention_parameter():
+def test_lifecycle_rule_expires_evidence_only_after_retention_and_immutability():
     rules = bicep.module("storage")["resources"]["lifecycle"]["config"]["properties"]["policy"]["rules"]
-    expire = next(r for r in rules if r["name"] == "expire-raw-and-mime")
-    assert sorted(expire["definition"]["filters"]["prefixMatch"]) == sorted([names.RAW + "/", names.MIME + "/"])
-    assert expire["definition"]["actions"]["baseBlob"]["delete"]["daysAfterModificationGreaterThan"] == "retentionDays"
+    expire = next(r for r in rules if r["name"] == "evidence-retention")
+    assert sorted(expire["definition"]["filters"]["prefixMatch"]) == sorted(c + "/" for c in names.EVIDENCE_CONTAINERS)
+    delete = expire["definition"]["actions"]["baseBlob"]["delete"]["daysAfterModificationGreaterThan"]
+    assert delete == {"function": {"type": "max", "parameters": {"arg_1": "retentionDays", "arg_2": "immutabilityDays"}}}
 
 
 def test_host_json_sampling_never_drops_errors_or_requests():

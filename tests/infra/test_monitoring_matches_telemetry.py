@@ -91,4 +91,15 @@ def test_report_record_dimensions_are_the_ones_queried(caplog):
 def test_poison_alert_watches_every_poison_queue():
     assert 'endswith "-poison"' in query(ALERTS, "poisonQuery")
     rules = {name for name, r in ALERTS["resources"].items() if r["type"] == "Microsoft.Insights/scheduledQueryRules"}
-    assert rules == {"poisonAlert", "noPullAlert", "deliveryFailuresAlert", "reportFailedAlert"}
+    assert rules == {"poisonAlert", "noPullAlert", "deliveryFailuresAlert", "reportFailedAlert", "verifyFailedAlert"}
+
+
+def test_verify_failure_record_is_what_the_verify_alert_counts(caplog):
+    with caplog.at_level(logging.INFO, logger="archiver"):
+        telemetry.evidence_verified(7, ["2026-11-23"], 2)
+    record = next(r for r in caplog.records if r.getMessage() == telemetry.EVIDENCE_VERIFY_FAILED)
+    assert record.levelno == logging.ERROR and record.verify_mismatches == 2
+    assert f'message == "{telemetry.EVIDENCE_VERIFY_FAILED}"' in query(ALERTS, "verifyFailedQuery")
+    with caplog.at_level(logging.INFO, logger="archiver"):
+        telemetry.evidence_verified(7, [], 0)
+    assert caplog.records[-1].getMessage() == telemetry.EVIDENCE_VERIFIED  # a clean run never trips the alert

@@ -40,6 +40,7 @@ from shared.pipeline.ports import (
     MailboxError,
     MailboxPermanent,
     MailboxTransient,
+    StoredCopy,
 )
 
 log = logging.getLogger(__name__)
@@ -320,6 +321,34 @@ class GraphMailbox:
             if not values or copy.archive_id in values:
                 return message_id  # ours: imported but not stamped (or stamped: find_copy missed a race)
         return None
+
+    # ------------------------------------------------------------------ evidence (read only)
+    def find_folder(self, mailbox: str, folder_name: str) -> str | None:
+        """ports.CopyLookup: the archive folder's id, never creating it."""
+        user_id = self._user(mailbox)
+        key = (user_id, folder_name.lower())
+        if key in self._folders:
+            return self._folders[key]
+        return self._find_folder(user_id, folder_name) or self._find_folder(user_id, folder_name, hidden=True)
+
+    def get_copy(self, mailbox: str, message_id: str) -> StoredCopy | None:
+        """ports.CopyLookup: one message by its immutable id: folder, archive id, sent time; None if gone."""
+        user_id = self._user(mailbox)
+        query = MessageItemRequestBuilder.MessageItemRequestBuilderGetQueryParameters(
+            select=["id", "parentFolderId", "sentDateTime", "receivedDateTime"],
+            expand=[f"singleValueExtendedProperties($filter=id eq '{odata_quote(ARCHIVE_ID_PROP)}')"])
+        try:
+            found = self.session.call(lambda: self._message(user_id, message_id).get(
+                request_configuration=request_config(query)), "reading an archived copy")
+        except MailboxPermanent as exc:
+            if exc.status == 404:
+                return None
+            raise
+        if found is None:
+            return None
+        values = [p.value for p in (found.single_value_extended_properties or []) if p.value]
+        return StoredCopy(message_id=found.id or message_id, folder_id=found.parent_folder_id,
+                          archive_id=values[0] if values else None, sent_at=found.sent_date_time)
 
     def close(self) -> None:
         if not self._closed:
