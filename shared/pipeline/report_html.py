@@ -70,9 +70,10 @@ def attention(data: dict) -> list[str]:
 
 def _status_block(data: dict) -> str:
     status, why = report_status(data)
-    fg, bg = STATUS_COLOURS[status]
-    symbol = {"complete": "&#10004;", "incomplete": "&#9888;", "capture stopped": "&#10006;"}[status]
     notes = attention(data)
+    # complete with something to look at: amber, not green (the words say which)
+    fg, bg = STATUS_COLOURS["incomplete" if status == "complete" and notes else status]
+    symbol = {"complete": "&#10004;", "incomplete": "&#9888;", "capture stopped": "&#10006;"}[status]
     more = ("<br><span style='font-weight:normal;color:#222;'>Needs a look: " + e("; ".join(notes)) + ".</span>") if notes else ""
     return (f'<table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="border-collapse:collapse;'
             f'margin:8px 0 16px 0;"><tr><td style="background-color:{bg};color:{fg};border-left:6px solid {fg};'

@@ -63,7 +63,10 @@ def test_status_line_comes_first_in_colour_and_words():
     first = page.index("<h1")
     status = page.index("COMPLETE:")
     assert first < status < page.index("<h2>Figures")
-    assert "#0a6b0a" in page[status - 300:status]  # green, and the word says it too
+    assert "#8a5300" in page[status - 300:status]  # complete, but amber: there is something to look at
+    clean = [r for r in rows() if r.get("outcome") in (None, "imported") and r.get("stage") in (None, "converted")]
+    green = render_html(build_report(DAY, clean, [RUN_OK], now=NOW))
+    assert "#0a6b0a" in green[:green.index("COMPLETE:")] and "Needs a look" not in green
     assert "Needs a look: 1 copies failed; 1 copies landed without some attachments; 1 items were rejected" in page
     assert report.to_json()["status"] == "complete"
 

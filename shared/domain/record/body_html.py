@@ -17,7 +17,7 @@ import unicodedata
 from shared.domain.record.view import Fact, FileRow, RecordView
 
 _WRAP = "overflow-wrap:anywhere;word-wrap:break-word;word-break:break-word;"
-_CELL = "padding:2px 10px 2px 0;vertical-align:top;" + _WRAP
+_CELL = "padding:2px 10px 2px 0;vertical-align:top;"
 _PRE = "white-space:pre-wrap;word-wrap:break-word;font-family:inherit;margin:0;" + _WRAP
 HEAD = ('<!DOCTYPE html>\n<html><head><meta charset="utf-8">\n<meta name="viewport" content="width=device-width">\n'
         '<meta name="color-scheme" content="light dark"><meta name="supported-color-schemes" content="light dark">')
@@ -38,8 +38,8 @@ def esc(value: str) -> str:
 
 def _fact_row(fact: Fact) -> str:
     value = f'<a href="{esc(fact.href)}">{esc(fact.value)}</a>' if fact.href else esc(fact.value)
-    return (f'<tr><th style="{_CELL}text-align:left;color:#555;font-weight:normal;">{esc(fact.label)}</th>'
-            f'<td style="{_CELL}white-space:pre-wrap;">{value}</td></tr>')
+    return (f'<tr><th style="{_CELL}text-align:left;color:#555;font-weight:normal;white-space:nowrap;">{esc(fact.label)}</th>'
+            f'<td style="{_CELL}{_WRAP}white-space:pre-wrap;">{value}</td></tr>')
 
 
 def _table(facts: list[Fact]) -> str:

@@ -18,7 +18,7 @@ must never carry another chat's content into a mailbox.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Mapping
+from typing import Mapping, Sequence
 from zoneinfo import ZoneInfo
 
 from shared.domain.items import Item, Participant
@@ -165,8 +165,8 @@ def quote(item: Item, target_id: str, context: Mapping[str, Item], region: str, 
     target = same_chat(item, context.get(target_id))
     go = f' <a href="{esc(link)}" style="color:#027eb5;">(see entry)</a>' if link else ""
     if target is None:
-        return _box(f'<span style="color:{META};">{esc(label)}: a message not in this record\'s archive '
-                    f"(item id {esc(target_id)})</span>{go}", accent="#8696a0")
+        return _box(f'<span style="color:{META};">{esc(label)}: the original message (item id {esc(target_id)}) '
+                    f"is not in the archive yet</span>{go}", accent="#8696a0")
     head = (f'<div style="font-size:12px;font-weight:bold;color:{NAME};">{esc(label)}: {person(target.sender, region)}'
             f' <span style="font-weight:normal;color:{META};">{esc(clock(target.sent_at, display_zone))}</span>{go}</div>')
     return _box(head + _summary(target), accent="#25d366")
@@ -283,7 +283,7 @@ def event_row(item: Item, region: str, display_zone: ZoneInfo | None, *, with_da
 
 def bubble_row(item: Item, files: list[FileRow], context: Mapping[str, Item], region: str,
                display_zone: ZoneInfo | None, *, with_date: bool = True, anchor: str | None = None,
-               links: Mapping[str, str] | None = None, below: str = "", link: str | None = None) -> str:
+               links: Mapping[str, str] | None = None, below: Sequence[str] = (), link: str | None = None) -> str:
     """One item as a chat row: outbound on the right in green, inbound (or unknown) on the left in white."""
     if item.type == "event":
         return event_row(item, region, display_zone, with_date=with_date, link=link)
@@ -298,7 +298,9 @@ def bubble_row(item: Item, files: list[FileRow], context: Mapping[str, Item], re
             f'<table {_TABLE} align="{side}" style="border-collapse:separate;max-width:460px;background-color:{bg};'
             f'border:1px solid {border};border-radius:8px;"><tr><td style="padding:6px 9px;color:{TEXT};font-size:14px;'
             f'line-height:19px;{WRAP}">{name}{content(item, files, context, region, display_zone, links)}{meta}</td></tr>'
-            f"</table>{below}</td></tr></table>")
+            f"</table></td></tr>"
+            + "".join(f'<tr><td align="{side}" style="padding:0 0 2px 0;">{note}</td></tr>' for note in below)
+            + "</table>")
 
 
 def panel(rows: list[str]) -> str:
@@ -329,6 +331,6 @@ def annotation(item: Item, context: Mapping[str, Item], region: str, display_zon
         deleted = (_box(whatsapp_html(item.original_text) or _muted("(empty)"), accent="#b00020")
                    if item.original_text is not None else "")
         inner = f"&#128683; Deleted by {who} · {when}{go}{deleted}"
-    return (f'<table {_TABLE} style="border-collapse:separate;max-width:460px;margin:2px 0 4px 0;background-color:#ffffff;'
+    return (f'<table {_TABLE} style="border-collapse:separate;max-width:460px;margin:0;background-color:#ffffff;'
             f'border:1px dashed #b0b8bd;border-radius:6px;"><tr><td style="padding:3px 8px;color:{TEXT};font-size:12px;{WRAP}">'
             f"{inner}</td></tr></table>")

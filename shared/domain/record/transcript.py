@@ -115,7 +115,7 @@ def chat_view(day: str, items: list[Item], rows: list[list], position: dict[str,
             if not files:
                 continue  # shown under its target
         out.append(bubble_row(item, files, by_id, region, display_zone, with_date=False, links=links,
-                              below="".join(below.get(item.id, [])), link=f"#item-{n}"))
+                              below=below.get(item.id, ()), link=f"#item-{n}"))
     return panel(out)
 
 
