@@ -12,10 +12,12 @@ appear as numeric references (NUL as U+FFFD); the text/plain part holds them exa
 from __future__ import annotations
 
 import html
-import unicodedata
+import re
 
 from shared.domain.record.view import Fact, FileRow, RecordView
 
+# Unicode category Cc (C0 and C1 controls, DEL) but for tab, LF and CR: HTML cannot carry them as text.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _WRAP = "overflow-wrap:anywhere;word-wrap:break-word;word-break:break-word;"
 _CELL = "padding:2px 10px 2px 0;vertical-align:top;"
 _PRE = "white-space:pre-wrap;word-wrap:break-word;font-family:inherit;margin:0;" + _WRAP
@@ -28,12 +30,9 @@ BODY = ('<body style="margin:0;padding:8px;background-color:#ffffff;color:#111b2
 def esc(value: str) -> str:
     """html.escape, plus control characters as references: user content can never become markup."""
     text = html.escape(value, quote=True)
-    if not any(unicodedata.category(ch) == "Cc" and ch not in "\t\n\r" for ch in text):
+    if _CONTROL.search(text) is None:
         return text
-    return "".join(
-        ("&#xFFFD;" if ch == "\0" else f"&#x{ord(ch):X};") if unicodedata.category(ch) == "Cc" and ch not in "\t\n\r" else ch
-        for ch in text
-    )
+    return _CONTROL.sub(lambda m: "&#xFFFD;" if m.group() == "\0" else f"&#x{ord(m.group()):X};", text)
 
 
 def _fact_row(fact: Fact) -> str:
