@@ -58,7 +58,7 @@ from shared.domain.record.times import both, utc_text, zone
 from shared.domain.record.view import Fact, build_view, file_row, participant_text, repair_and_partial_notes
 
 TRANSCRIPT_CLASS = f"{ITEM_CLASS_PREFIX}.Transcript"
-RENDERER = "whatsapp-archiver transcript/1"
+RENDERER = "whatsapp-archiver transcript/2"  # 2: the day as a chat above the entries
 TITLE = "WhatsApp transcript"
 
 
