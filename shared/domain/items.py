@@ -3,6 +3,12 @@
 Pure pydantic models, no I/O. Unknown fields are ignored (the provider may add some); a
 missing required field or a wrong type raises ``ItemRejected`` naming the field, so the
 pipeline can keep the raw item under ``rejected/`` with a reason a person can act on.
+
+Types are checked strictly, as the contract states them: a boolean is ``true``/``false`` (never
+``"yes"`` or ``1``), a number is a JSON number (never ``"12"``; an integer field takes no
+fraction), a string is a JSON string, a timestamp is an RFC 3339 string with a time zone
+(``2026-11-22T09:15:02Z``, ``...+01:00``; never a Unix number or ``2026-11-22 09:15``). Nothing
+is coerced: an item the provider got wrong is kept and reported, not archived as something else.
 """
 
 from __future__ import annotations
@@ -11,12 +17,19 @@ import json
 from datetime import datetime
 from typing import Annotated, Literal
 
+import re
+
 from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
     ValidationError,
     model_validator,
 )
@@ -38,7 +51,24 @@ def _lower_hex(value: str) -> str:
     return value.lower()
 
 
-Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$"), AfterValidator(_lower_hex)]
+Sha256Hex = Annotated[StrictStr, Field(pattern=r"^[0-9a-fA-F]{64}$"), AfterValidator(_lower_hex)]
+
+# RFC 3339 section 5.6 date-time: full date, 'T', full time with optional fraction, 'Z' or an offset.
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$")
+
+
+def _rfc3339(value: object) -> object:
+    """A timestamp is an RFC 3339 string (or, inside Python, an aware datetime): no Unix numbers, no other notation."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("expected an RFC 3339 timestamp string such as 2026-11-22T09:15:02Z")
+    if not _RFC3339.match(value):
+        raise ValueError("not an RFC 3339 timestamp (expected e.g. 2026-11-22T09:15:02Z or 2026-11-22T10:15:02+01:00)")
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
 
 
 class _Model(BaseModel):
@@ -46,10 +76,10 @@ class _Model(BaseModel):
 
 
 class Participant(_Model):
-    phone: str | None = None
-    name: str | None = None
-    email: str | None = None
-    user_id: str | None = None
+    phone: StrictStr | None = None
+    name: StrictStr | None = None
+    email: StrictStr | None = None
+    user_id: StrictStr | None = None
 
     @model_validator(mode="after")
     def _phone_or_user_id(self) -> "Participant":
@@ -59,65 +89,65 @@ class Participant(_Model):
 
 
 class Conversation(_Model):
-    id: str = Field(min_length=1)
+    id: StrictStr = Field(min_length=1)
     kind: Literal["direct", "group"]
-    title: str | None = None
+    title: StrictStr | None = None
 
 
 class Attachment(_Model):
-    id: str = Field(min_length=1)
-    file_name: str
-    content_type: str
-    size: int = Field(ge=0)
+    id: StrictStr = Field(min_length=1)
+    file_name: StrictStr
+    content_type: StrictStr
+    size: StrictInt = Field(ge=0)
     sha256: Sha256Hex
     kind: AttachmentKind
-    caption: str | None = None
+    caption: StrictStr | None = None
 
 
 class Location(_Model):
-    latitude: float = Field(ge=-90, le=90)
-    longitude: float = Field(ge=-180, le=180)
-    name: str | None = None
-    address: str | None = None
+    latitude: StrictFloat = Field(ge=-90, le=90)
+    longitude: StrictFloat = Field(ge=-180, le=180)
+    name: StrictStr | None = None
+    address: StrictStr | None = None
 
 
 class ContactCard(_Model):
-    name: str
-    phones: list[str] = Field(default_factory=list)
+    name: StrictStr
+    phones: list[StrictStr] = Field(default_factory=list)
 
 
 class Call(_Model):
     media: Literal["voice", "video"]
     status: Literal["answered", "missed", "declined"]
-    started_at: AwareDatetime
-    duration_seconds: int = Field(ge=0)
+    started_at: Timestamp
+    duration_seconds: StrictInt = Field(ge=0)
     participants: list[Participant] | None = None
     recording: Attachment | None = None
 
 
 class Event(_Model):
     kind: EventKind
-    detail: str | None = None
+    detail: StrictStr | None = None
 
 
 class Item(_Model):
-    id: str = Field(min_length=1, max_length=200)
+    id: StrictStr = Field(min_length=1, max_length=200)
     type: ItemType
-    captured_at: AwareDatetime
-    sent_at: AwareDatetime
+    captured_at: Timestamp
+    sent_at: Timestamp
     conversation: Conversation
     sender: Participant
     recipients: list[Participant]
     direction: Literal["inbound", "outbound"] | None = None
-    text: str | None = None
+    text: StrictStr | None = None
     attachments: list[Attachment] = Field(default_factory=list)
-    reply_to: str | None = None
-    forwarded: bool | None = None
+    reply_to: StrictStr | None = None
+    forwarded: StrictBool | None = None
     location: Location | None = None
     contacts: list[ContactCard] | None = None
-    target_id: str | None = None
-    original_text: str | None = None
-    emoji: str | None = None
+    target_id: StrictStr | None = None
+    original_text: StrictStr | None = None
+    emoji: StrictStr | None = None
     call: Call | None = None
     event: Event | None = None
 
@@ -159,12 +189,24 @@ class ItemRejected(ValueError):
         super().__init__(f"item {item_id or '<no id>'} rejected: {reason}")
 
 
+_JSON_TYPES = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "an array",
+               dict: "an object", type(None): "null"}
+
+
 def _describe(error: ValidationError) -> str:
+    """Field and reason for each problem, and the JSON type that was sent (never the value: it may be content)."""
     parts = []
-    for err in error.errors(include_url=False, include_input=False):
+    for err in error.errors(include_url=False):
         where = ".".join(str(p) for p in err["loc"]) or "item"
-        parts.append(f"{where}: {err['msg']}")
+        got = ""
+        if err["type"] in _TYPE_ERRORS:
+            got = f" (got {_JSON_TYPES.get(type(err.get('input')), type(err.get('input')).__name__)})"
+        parts.append(f"{where}: {err['msg']}{got}")
     return "; ".join(parts)
+
+
+_TYPE_ERRORS = frozenset({"bool_type", "int_type", "float_type", "string_type", "list_type", "model_type", "dict_type",
+                          "datetime_type", "int_from_float", "literal_error", "model_attributes_type"})
 
 
 def parse_item(raw: bytes | str | dict) -> Item:

@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from datetime import timedelta, timezone
 from typing import Callable
 
 from shared import names
@@ -110,6 +111,46 @@ def attachment_location(attachment: Attachment) -> str:
     return f"{names.ATTACHMENTS}/{attachment.sha256}"
 
 
+QUOTE_LOOKBACK_DAYS = 7
+
+
+class ArchivedItems:
+    """The originals a record quotes (the message a reply answers, an edit, deletion or reaction changes),
+    read from the raw items the pull kept (``raw/{capture day}/{item key}.json``).
+
+    The target's capture day is not known: its key is looked for on the item's own capture day, then on
+    each of the ``lookback_days`` days before (at most that many reads, only for items that point at
+    another). Only a valid item of the same conversation is quoted; a missing or rejected one is simply
+    not quoted (the record says the original is not in the archive). A storage fault propagates: the
+    conversion retries rather than archiving a record that wrongly says the original is missing.
+    """
+
+    def __init__(self, blobs, lookback_days: int = QUOTE_LOOKBACK_DAYS):
+        self.blobs, self.lookback_days = blobs, lookback_days
+        self.reads = 0
+
+    def find(self, item_id: str, item: Item) -> Item | None:
+        day = item.captured_at.astimezone(timezone.utc).date()
+        key = item_key(item_id)
+        for back in range(self.lookback_days + 1):
+            self.reads += 1
+            raw = self.blobs.get_if_exists(names.RAW, f"{(day - timedelta(days=back)).isoformat()}/{key}.json")
+            if raw is None:
+                continue
+            try:
+                found = parse_item(raw)
+            except ItemRejected:
+                return None
+            return found if found.id == item_id else None
+        return None
+
+    def context_for(self, item: Item) -> dict[str, Item]:
+        """The quoted originals of ``item`` by id (same conversation only)."""
+        wanted = sorted({i for i in (item.reply_to, item.target_id) if i and i != item.id})
+        found = {i: self.find(i, item) for i in wanted}
+        return {i: t for i, t in found.items() if t is not None and t.conversation.id == item.conversation.id}
+
+
 # --------------------------------------------------------------------------- use case
 @dataclass(frozen=True)
 class ConvertOutcome:
@@ -176,7 +217,8 @@ def convert_item(
     if stage is not None:
         return stage(item, item_mapping, message)
 
-    record = render_record(item, mailbox_of=item_mapping.mailbox_of, attachments=BlobAttachments(blobs), options=options)
+    record = render_record(item, mailbox_of=item_mapping.mailbox_of, attachments=BlobAttachments(blobs), options=options,
+                           context=ArchivedItems(blobs).context_for(item))
     mime_blob = f"{capture_day(item.captured_at)}/{key}.eml"
     blobs.put(names.MIME, mime_blob, record.eml, content_type="message/rfc822",
               metadata={"item_class": record.item_class, "partial": str(record.partial).lower()})

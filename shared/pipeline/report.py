@@ -4,17 +4,22 @@ Built from the tracking rows of one report day (the UTC day of the pull run), wr
 and HTML to the ``reports`` container, its figures sent to Application Insights. The invariant
 copies = imported + partial + skipped + failed (+ pending while work is still queued) is
 checked and shown: a report whose arithmetic does not close says so in red.
+
+The HTML page is rendered from the JSON by ``report_html`` (status line, figures, copies per
+mailbox, a 30-day trend from the previous days' JSON, the tables of what did not land). To add a
+table to the report, append ``{"title", "columns", "rows", "note"?}`` to ``Report.sections``: it is
+in the JSON under ``sections`` and rendered in the page, with no change to the renderer.
 """
 
 from __future__ import annotations
 
-import html
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 from shared import names
 from shared.domain.masking import mask_number
+from shared.pipeline.report_html import TREND_DAYS, render_report_html, report_status
 
 OUTCOMES = ("imported", "partial", "skipped", "failed", "pending")
 
@@ -46,6 +51,8 @@ class Report:
     attachments_corrupt: int = 0
     runs: list[dict] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    mailboxes: dict[str, dict[str, int]] = field(default_factory=dict)  # mailbox -> {outcome: copies}
+    sections: list[dict] = field(default_factory=list)  # extra tables: {title, columns, rows, note?} (report_html)
 
     @property
     def invariant_holds(self) -> bool:
@@ -71,6 +78,7 @@ class Report:
             "complete": self.complete,
         }
         data["summary"] = summary_line(self)
+        data["status"], data["status_reason"] = report_status(data)
         return data
 
 
@@ -124,6 +132,8 @@ def build_report(report_date: str, rows: list[dict], runs: list[dict], *, full_n
             if outcome not in OUTCOMES:
                 outcome = "pending"
             setattr(report, outcome, getattr(report, outcome) + 1)
+            per_mailbox = report.mailboxes.setdefault(row.get("mailbox", ""), {})
+            per_mailbox[outcome] = per_mailbox.get(outcome, 0) + 1
             if outcome in ("partial", "failed", "pending"):
                 report.problems.append(Problem(row.get("item_id", ""), _mask(row.get("source", ""), full_numbers),
                                                row.get("mailbox", ""), row.get("stage", "deliver"),
@@ -143,42 +153,32 @@ def summary_line(r: Report) -> str:
             f"{r.unmapped} unmapped; invariant {check}; {state}.")
 
 
-def render_html(r: Report) -> str:
-    e = html.escape
-    rows = "".join(
-        f"<tr><td>{e(p.item_id)}</td><td>{e(p.source)}</td><td>{e(p.mailbox)}</td><td>{e(p.stage)}</td><td>{e(p.reason)}</td></tr>"
-        for p in r.problems
-    )
-    figures = "".join(f"<tr><th>{e(k.replace('_', ' '))}</th><td>{v}</td></tr>" for k, v in r.figures().items())
-    ok = r.invariant_holds
-    runs = "".join(
-        f"<tr><td>{e(str(run.get('RowKey')))}</td><td>{e(str(run.get('status')))}</td><td>{e(str(run.get('started')))}</td>"
-        f"<td>{e(str(run.get('finished') or ''))}</td><td>{e(str(run.get('items') or 0))}</td><td>{e(str(run.get('error') or ''))}</td></tr>"
-        for run in r.runs
-    )
-    empty = "<p class='empty'><strong>No items were available from the capture feed for this day.</strong></p>" if r.empty else ""
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>WhatsApp archive report {e(r.date)}</title>
-<style>body{{font-family:Segoe UI,Arial,sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse;margin:1em 0}}
-td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}}th{{background:#f3f3f3}}
-.ok{{color:#0a6b0a}}.bad{{color:#b00020;font-weight:bold}}.empty{{font-size:1.2em}}</style></head>
-<body><h1>WhatsApp archive report for {e(r.date)}</h1>
-<p>Generated {e(r.generated_at)} (UTC). {e(summary_line(r))}</p>{empty}
-<h2>Figures</h2><table>{figures}</table>
-<p class="{'ok' if ok else 'bad'}">copies ({r.copies}) = imported ({r.imported}) + partial ({r.partial}) + skipped ({r.skipped})
- + failed ({r.failed}) + pending ({r.pending}): {'holds' if ok else 'DOES NOT HOLD: investigate before relying on this day'}</p>
-<h2>Pull runs</h2><table><tr><th>run</th><th>status</th><th>started</th><th>finished</th><th>items</th><th>error</th></tr>{runs}</table>
-<h2>Items that did not fully land ({len(r.problems)})</h2>
-<table><tr><th>item id</th><th>source participant</th><th>target mailbox</th><th>stage</th><th>reason</th></tr>{rows}</table>
-</body></html>
-"""
+def render_html(r: Report, history: list[dict] | None = None) -> str:
+    """The page an admin reads (``report_html``); ``history``: earlier days' report JSON, for the trend."""
+    return render_report_html(r.to_json(), history)
+
+
+def read_history(blobs, report_date: str, days: int = TREND_DAYS - 1) -> list[dict]:
+    """The previous days' ``reports/{date}.json`` (those that exist and parse), oldest first."""
+    out = []
+    end = date.fromisoformat(report_date)
+    for offset in range(days, 0, -1):
+        raw = blobs.get_if_exists(names.REPORTS, f"{(end - timedelta(days=offset)).isoformat()}.json")
+        try:
+            data = json.loads(raw) if raw else None
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            out.append(data)
+    return out
 
 
 def write_report(report: Report, *, blobs, retention_days: int, today: date | None = None) -> tuple[str, str]:
     json_name, html_name = f"{report.date}.json", f"{report.date}.html"
     blobs.put(names.REPORTS, json_name, json.dumps(report.to_json(), indent=2, ensure_ascii=False).encode(),
               content_type="application/json")
-    blobs.put(names.REPORTS, html_name, render_html(report).encode(), content_type="text/html; charset=utf-8")
+    blobs.put(names.REPORTS, html_name, render_html(report, read_history(blobs, report.date)).encode(),
+              content_type="text/html; charset=utf-8")
     prune_reports(blobs, retention_days=retention_days, today=today or datetime.now(timezone.utc).date())
     return json_name, html_name
 

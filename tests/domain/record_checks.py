@@ -8,6 +8,7 @@ import re
 from datetime import datetime
 from email import policy
 from email.message import EmailMessage
+from html.parser import HTMLParser
 from urllib.parse import unquote
 
 from shared.domain.items import Item
@@ -119,3 +120,68 @@ def assert_headers_single_line(eml: bytes) -> None:
             assert "\r" not in str(value) and "\n" not in str(value) and "\0" not in str(value), name
             assert not name.startswith(" ")
         assert not part.defects, part.defects
+
+
+# --------------------------------------------------------------------------- what a reviewer's client loads
+_FORBIDDEN_TAGS = {"script", "iframe", "frame", "object", "embed", "applet", "form", "input", "button", "select",
+                   "textarea", "link", "style", "base", "svg", "math", "video", "audio", "source", "track"}
+_VOID = {"meta", "br", "hr", "img", "wbr"}
+
+
+class _Page(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.problems: list[str] = []
+        self.stack: list[str] = []
+        self.cids: list[str] = []
+        self.images = 0
+
+    def handle_starttag(self, tag, attrs) -> None:
+        self._check(tag, attrs)
+        if tag not in _VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag, attrs) -> None:
+        self._check(tag, attrs)
+
+    def handle_endtag(self, tag) -> None:
+        if not self.stack or self.stack.pop() != tag:
+            self.problems.append(f"unbalanced </{tag}>")
+
+    def _check(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _FORBIDDEN_TAGS:
+            self.problems.append(f"<{tag}> element")
+        values = dict(attrs)
+        for name, value in attrs:
+            value = value or ""
+            if name.startswith("on"):
+                self.problems.append(f"event handler attribute {name} on <{tag}>")
+            if name in ("src", "srcset", "background", "poster", "data", "action", "formaction", "lowsrc", "dynsrc"):
+                if not (name == "src" and tag == "img" and value.startswith("cid:")):
+                    self.problems.append(f"{name}={value[:60]!r} on <{tag}> (only cid: pictures may load)")
+            if name == "href" and not (value.startswith("#") or value.startswith("https://")):
+                self.problems.append(f"href={value[:60]!r} (only https links and anchors)")
+            if name == "style" and re.search(r"url\s*\(|@import|expression\s*\(", value, re.IGNORECASE):
+                self.problems.append(f"style loads something: {value[:60]!r}")
+            if tag == "meta" and name == "http-equiv":
+                self.problems.append("meta http-equiv")
+        if tag == "img":
+            self.images += 1
+            if not (values.get("alt") or "").strip():
+                self.problems.append("<img> without alt text")
+            if (values.get("src") or "").startswith("cid:"):
+                self.cids.append(values["src"][4:])
+
+
+def assert_html_safe(page: str, msg: EmailMessage) -> int:
+    """No external resource, script, form or event handler; every image has alt text and a cid: that is a
+    part of this same record; tags balanced. Returns the number of images."""
+    checker = _Page()
+    checker.feed(page)
+    checker.close()
+    assert not checker.problems, checker.problems[:5]
+    assert not checker.stack, f"unclosed: {checker.stack[-5:]}"
+    content_ids = {str(p["Content-ID"]).strip().strip("<>") for p in msg.walk() if p["Content-ID"] is not None}
+    for cid in checker.cids:
+        assert cid in content_ids, f"cid:{cid} does not resolve to a part of this record"
+    return checker.images

@@ -10,12 +10,12 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from shared.domain.items import Attachment, Item
-from shared.domain.record import RenderOptions, message_id_for, render_record
+from shared.domain.items import Attachment, Item, ItemRejected, parse_item
+from shared.domain.record import RenderOptions, message_id_for, render_record, render_transcript
 from shared.domain.record.addresses import participant_key
 from shared.domain.record.text import escape_value, repair
-from tests.domain.record_checks import (assert_files_verified, assert_headers_single_line, assert_recoverable,
-                                        file_parts, html_body, parse, x_header)
+from tests.domain.record_checks import (assert_files_verified, assert_headers_single_line, assert_html_safe,
+                                        assert_recoverable, file_parts, html_body, parse, x_header)
 
 SPECIALS = [
     "\r\n", "\r", "\n", "\0", "\t", "\x0b", "\x1c", "\x85", "\u2028", "\u2029", "\ud800", "\udfff", "\ud83d",
@@ -152,10 +152,103 @@ def test_any_item_renders_a_sound_record(drawn) -> None:
 
     page = html_body(msg)
     assert not re.search(r"<\s*script", page, re.IGNORECASE)
-    assert not re.search(r"<img", page, re.IGNORECASE)
+    # nothing loads from outside, no script/form/handler, every picture has alt text and a cid: of this record
+    images = assert_html_safe(page, msg)
+    assert images == sum(1 for p in file_parts(msg) if p.get("Content-ID") is not None)
+    assert all(p.get_content_maintype() == "image" for p in file_parts(msg) if p.get("Content-ID") is not None)
+    assert record.html == page  # the HTML a preview shows is the record's own
+
+    # the same item alone in a transcript: the same guarantees
+    transcript = render_transcript(item.conversation, "2026-11-22", [item], mailbox_of=lambda p: p.email,
+                                   attachments=source, options=RenderOptions())
+    tmsg = parse(transcript.eml)
+    assert assert_html_safe(html_body(tmsg), tmsg) == images
 
     # a file is embedded exactly when its bytes were there, were right, and its declared size fits
     expected = sorted(raw["sha256"] for raw, _, fate in files if fate == "ok" and raw["size"] < 10**9)
     assert sorted(str(p["X-WhatsApp-Sha256"]).strip() for p in file_parts(msg)) == expected
     assert record.partial == (len(expected) < len(files))
     assert len(record.omitted) == len(files) - len(expected)
+
+
+# --------------------------------------------------------------------------- strict input: a wrong type is rejected
+WRONG = {
+    "bool": ["yes", "true", "false", 1, 0, 1.0, [], {}],
+    "int": ["12", "0", 12.5, True, [1], {}],
+    "float": ["51.5", True, "NaN", [51.5], float("nan")],
+    "str": [5, 0, 1.5, True, False, ["x"], {"x": 1}],
+    "timestamp": [1700000000, 1700000000.5, True, "2026-11-22 09:15:02Z", "2026-11-22T09:15:02", "2026-11-22",
+                  "22/11/2026 09:15", "2026-11-22T09:15:02+0100", "Sun, 22 Nov 2026 09:15:02 GMT", "", ["2026-11-22T09:15:02Z"]],
+}
+# (sample, path to the field, kind of value the contract says it is)
+FIELDS = [
+    ("message_reply_forwarded", ("forwarded",), "bool"),
+    ("message_text", ("text",), "str"), ("message_text", ("id",), "str"), ("message_text", ("reply_to",), "str"),
+    ("message_text", ("sent_at",), "timestamp"), ("message_text", ("captured_at",), "timestamp"),
+    ("message_text", ("conversation", "id"), "str"), ("message_text", ("conversation", "title"), "str"),
+    ("message_text", ("sender", "phone"), "str"), ("message_text", ("sender", "name"), "str"),
+    ("message_text", ("recipients", 0, "email"), "str"),
+    ("message_attachments", ("attachments", 0, "size"), "int"), ("message_attachments", ("attachments", 0, "caption"), "str"),
+    ("message_attachments", ("attachments", 1, "file_name"), "str"), ("message_attachments", ("attachments", 2, "id"), "str"),
+    ("message_location_contacts", ("location", "latitude"), "float"),
+    ("message_location_contacts", ("location", "longitude"), "float"),
+    ("message_location_contacts", ("location", "name"), "str"),
+    ("message_location_contacts", ("contacts", 0, "name"), "str"),
+    ("message_location_contacts", ("contacts", 0, "phones", 0), "str"),
+    ("deletion", ("original_text",), "str"), ("deletion", ("target_id",), "str"), ("reaction", ("emoji",), "str"),
+    ("call_answered", ("call", "duration_seconds"), "int"), ("call_answered", ("call", "started_at"), "timestamp"),
+    ("event_group_created", ("event", "detail"), "str"),
+]
+
+
+def _set(raw, path, value):
+    target = raw
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(FIELDS), st.data(), st.booleans())
+def test_a_wrong_type_is_rejected_naming_the_field_never_coerced(field, data, as_json) -> None:
+    import copy
+    import json
+
+    from tests.domain.record_samples import RAW
+
+    sample, path, kind = field
+    wrong = data.draw(st.sampled_from(WRONG[kind]))
+    raw = copy.deepcopy(RAW[sample])
+    parse_item(raw)  # the sample itself is valid
+    _set(raw, path, wrong)
+    try:
+        parsed = parse_item(json.dumps(raw) if as_json else raw)
+    except ItemRejected as exc:
+        where = ".".join(str(p) for p in path)
+        assert exc.reason.startswith(where + ":") or f"; {where}:" in exc.reason, exc.reason
+        assert repr(wrong) not in exc.reason or len(repr(wrong)) < 3  # the value (maybe content) is not echoed
+    else:
+        raise AssertionError(f"{'.'.join(map(str, path))}={wrong!r} was accepted as {parsed!r}")
+
+
+def test_forwarded_yes_is_rejected_with_the_field_and_the_reason() -> None:
+    from tests.domain.record_samples import RAW
+
+    try:
+        parse_item({**RAW["message_reply_forwarded"], "forwarded": "yes"})
+    except ItemRejected as exc:
+        assert exc.item_id == "tm-0004"
+        assert exc.reason == "forwarded: Input should be a valid boolean (got a string)"
+    else:
+        raise AssertionError("forwarded='yes' was archived as a forwarded message")
+
+
+def test_rfc3339_timestamps_in_their_forms_are_accepted() -> None:
+    from tests.domain.record_samples import RAW
+
+    for stamp in ("2026-11-22T09:15:02Z", "2026-11-22T09:15:02.123456789+05:30", "2026-11-22t09:15:02z",
+                  "2026-11-22T09:15:02-00:00", "2026-11-22T09:15:02.5+01:00"):
+        assert parse_item({**RAW["message_text"], "sent_at": stamp}).sent_at.tzinfo is not None, stamp
+    # a whole-number latitude is a JSON number like any other
+    assert parse_item({**RAW["message_location_contacts"],
+                       "location": {"latitude": 51, "longitude": 0}}).location.latitude == 51.0

@@ -4,7 +4,8 @@ Public API::
 
     RenderOptions(display_timezone="UTC", max_item_bytes=150 MiB,
                   attachment_location=lambda a: f"attachments/{a.sha256}", default_region="US")
-    render_record(item, *, mailbox_of, attachments, options) -> Record
+    render_record(item, *, mailbox_of, attachments, options, context=None) -> Record
+        (context: archived originals by item id, quoted by replies, edits, deletions, reactions)
     render_transcript(conversation, day, items, *, mailbox_of, attachments, options) -> Record  (transcript mode)
     Record.eml / .item_class / .partial / .message_id / .subject / .embedded / .omitted / .html / .text
 
@@ -20,7 +21,9 @@ Format, in short (each module's docstring says why):
 - Item class ``IPM.ExternalData.WhatsAppArchiver.<Message|Edit|Deletion|Reaction|Call|Event>``
   (``labels``); all item metadata in X-WhatsApp-* headers (``headers``).
 - Body: multipart/alternative text/plain + text/html, inside multipart/mixed with the files,
-  all parts base64 UTF-8 (``mime``, ``body_text``, ``body_html``, ``view``).
+  all parts base64 UTF-8 (``mime``, ``body_text``, ``body_html``, ``view``). The HTML shows the
+  message as WhatsApp did first (``chat_html``, ``wa_format``: a bubble with pictures inline from
+  the record's own parts by ``cid:``, ``images``), then the evidence facts.
 - Files: embedded only when their bytes hash to the item's sha256 and the record stays under
   ``max_item_bytes``; otherwise named in a text part and the record is *partial* (``attachments``).
 """

@@ -22,6 +22,8 @@ from typing import Literal
 
 from shared.domain.items import Attachment
 from shared.domain.record.filenames import safe_file_name
+from shared.domain.record.ids import ID_DOMAIN
+from shared.domain.record.images import INLINE_SUBTYPES
 from shared.domain.record.options import AttachmentSource
 
 OmitReason = Literal["too-large", "unavailable", "sha256-mismatch"]
@@ -115,3 +117,14 @@ def plan_files(files: list[Attachment], source: AttachmentSource, *, budget: int
             used += encoded_size(len(data)) + PART_OVERHEAD
         planned.append(PlannedFile(att, name, maintype, subtype, data, reason))
     return planned
+
+
+def inline_content_id(number: int, planned: PlannedFile) -> str | None:
+    """The Content-ID (without brackets) of an embedded picture the HTML shows inline, else None.
+
+    ``number`` is the file's 1-based position in the record, so two equal files still get two ids;
+    the part keeps ``Content-Disposition: attachment`` (it stays a file the reviewer can save).
+    """
+    if planned.embedded and planned.maintype == "image" and planned.subtype in INLINE_SUBTYPES:
+        return f"file{number}.{planned.attachment.sha256[:16]}@{ID_DOMAIN}"
+    return None

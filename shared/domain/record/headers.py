@@ -41,7 +41,7 @@ from shared.domain.record.text import escape_value, one_line, repair, shorten
 # CRLF, 78-column folding; raw (pre-folded) values are written as they are, never refolded:
 # refolding a 10,000-address To header is quadratic in the stdlib.
 POLICY = email_policy.SMTP.clone(refold_source="none")
-RENDERER = "whatsapp-archiver record/1"
+RENDERER = "whatsapp-archiver record/2"  # 2: chat bubble above the evidence, inline cid: pictures
 MAX_X_VALUE = 4000
 
 

@@ -7,6 +7,7 @@ Layout::
         text/plain; charset=utf-8        base64
         text/html; charset=utf-8         base64
       <file parts>                       base64, Content-Disposition: attachment; filename*=RFC 2231
+                                         (pictures shown inline also carry a Content-ID, ``cid:`` in the HTML)
       text/plain "<name>.omitted.txt"    one per file left out (partial record)
 
 Every part is base64: the text keeps every byte (lone CR, NUL, zero-width, RTL), and no line of
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from email.message import EmailMessage, MIMEPart
 
-from shared.domain.record.attachments import REASON_TEXT, PlannedFile
+from shared.domain.record.attachments import REASON_TEXT, PlannedFile, inline_content_id
 from shared.domain.record.filenames import MAX_NAME
 from shared.domain.record.headers import POLICY, fold_addresses, folded_x, x_value
 from shared.domain.record.addresses import ResolvedAddress
@@ -31,10 +32,12 @@ def _utf8(text: str) -> bytes:
     return repair(text).encode("utf-8")
 
 
-def file_part(planned: PlannedFile) -> MIMEPart:
+def file_part(planned: PlannedFile, content_id: str | None = None) -> MIMEPart:
     part = MIMEPart(policy=POLICY)
     part.set_content(planned.data or b"", maintype=planned.maintype, subtype=planned.subtype, cte="base64",
                      disposition="attachment", filename=planned.file_name)
+    if content_id:  # the HTML shows this picture inline with src="cid:<content_id>"
+        part["Content-ID"] = f"<{content_id}>"
     _file_headers(part, planned)
     return part
 
@@ -108,8 +111,8 @@ def assemble(*, item_id: str, sender: ResolvedAddress, recipients: list[Resolved
         del sub["MIME-Version"]
     if planned:
         msg.make_mixed()
-        for p, location in zip(planned, locations):
-            msg.attach(file_part(p) if p.embedded else omitted_part(p, location))
+        for n, (p, location) in enumerate(zip(planned, locations), 1):
+            msg.attach(file_part(p, inline_content_id(n, p)) if p.embedded else omitted_part(p, location))
         msg.set_boundary(boundary(item_id, "mixed"))
         msg.get_payload(0).set_boundary(boundary(item_id, "alt"))
     else:

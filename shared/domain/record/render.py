@@ -10,7 +10,7 @@ one exception: they mean "try again later", not "the file is missing".
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Mapping, TypeVar
 
 from pydantic import ValidationError
 
@@ -19,6 +19,7 @@ from shared.domain.record.addresses import resolve
 from shared.domain.record.attachments import PART_OVERHEAD, OmittedAttachment, PlannedFile, plan_files
 from shared.domain.record.body_html import render_html
 from shared.domain.record.body_text import render_text
+from shared.domain.record.chat_html import bubble_row, panel
 from shared.domain.record.headers import human, record_headers
 from shared.domain.record.ids import message_id_for
 from shared.domain.record.labels import item_class_for
@@ -105,13 +106,25 @@ def fit(files: list[Attachment], source: AttachmentSource, max_bytes: int,
     return planned, built
 
 
+def repaired_context(context: Mapping[str, Item] | None) -> dict[str, Item]:
+    """Quoted originals, repaired like the item (they are shown, never the subject of the record)."""
+    return {key: repair_item(value)[0] for key, value in sorted((context or {}).items())}
+
+
 def render_record(item: Item, *, mailbox_of: Callable[[Participant], str | None],
-                  attachments: AttachmentSource | None = None, options: RenderOptions | None = None) -> Record:
-    """Render ``item`` as an RFC 5322 record (see the package docstring for the format)."""
+                  attachments: AttachmentSource | None = None, options: RenderOptions | None = None,
+                  context: Mapping[str, Item] | None = None) -> Record:
+    """Render ``item`` as an RFC 5322 record (see the package docstring for the format).
+
+    ``context``: already-archived items by id (the message this one replies to, edits, deletes or
+    reacts to), quoted in the record; only those of the same conversation are used. The same item
+    with the same context gives the same bytes.
+    """
     options = options or RenderOptions()
     source = attachments or NoAttachments()
     original = item
     item, repaired = repair_item(item)
+    quoted = repaired_context(context)
     region = options.default_region
     sender = resolve(original.sender, mailbox_of, region)
     recipients = [resolve(p, mailbox_of, region) for p in original.recipients]
@@ -129,8 +142,9 @@ def render_record(item: Item, *, mailbox_of: Callable[[Participant], str | None]
                  for p in planned]
         rows = [file_row(n, p, loc, role) for n, (p, loc, role) in enumerate(zip(planned, locations, roles), 1)]
         view = build_view(item, sender=sender, recipients=recipients, call_people=call_people, files=rows,
-                          region=region, display_zone=display_zone, repaired=repaired)
-        text, html = render_text(view), render_html(view, subject)
+                          region=region, display_zone=display_zone, repaired=repaired, context=quoted)
+        chat = panel([bubble_row(item, rows, quoted, region, display_zone)])
+        text, html = render_text(view), render_html(view, subject, chat)
         headers = record_headers(item, original_item_id=original.id, original_target_id=original.target_id,
                                  original_reply_to=original.reply_to, original_conversation_id=original.conversation.id,
                                  subject=subject, topic=topic, item_class=item_class, planned=planned,

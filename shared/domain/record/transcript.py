@@ -37,14 +37,15 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import replace
-from datetime import timezone
+from datetime import date, timezone
 from email.utils import format_datetime
 from typing import Callable
 
 from shared.domain.items import Conversation, Item, Participant
 from shared.domain.record.addresses import RESERVED_DOMAIN, ResolvedAddress, participant_key, resolve
 from shared.domain.record.attachments import OmittedAttachment, PlannedFile
-from shared.domain.record.body_html import esc, fact_table, html_block
+from shared.domain.record.body_html import BODY, HEAD, esc, fact_table, html_block
+from shared.domain.record.chat_html import annotation, bubble_row, day_header, panel
 from shared.domain.record.body_text import text_block
 from shared.domain.record.headers import attachment_x, human, key_list, x_value
 from shared.domain.record.ids import ID_DOMAIN, conversation_root_id, thread_index
@@ -57,7 +58,7 @@ from shared.domain.record.times import both, utc_text, zone
 from shared.domain.record.view import Fact, build_view, file_row, participant_text, repair_and_partial_notes
 
 TRANSCRIPT_CLASS = f"{ITEM_CLASS_PREFIX}.Transcript"
-RENDERER = "whatsapp-archiver transcript/1"
+RENDERER = "whatsapp-archiver transcript/2"  # 2: the day as a chat above the entries
 TITLE = "WhatsApp transcript"
 
 
@@ -91,6 +92,31 @@ def _link(label: str, target_id: str, position: dict[str, int], times: dict[str,
     if n is None:
         return Fact("In transcript", f"{label} item id {target_id}: not in this transcript (an earlier record)")
     return Fact("In transcript", f"{label} entry #{n} (item id {target_id}, sent {times[target_id]})", f"#item-{n}")
+
+
+def chat_view(day: str, items: list[Item], rows: list[list], position: dict[str, int], region: str,
+              display_zone) -> str:
+    """The day as the chat showed it: a day header, then each item as a bubble (outbound right, inbound
+    left), group events centred; an edit, deletion or reaction whose message is in the transcript is
+    shown right under that message, else as its own bubble quoting what it can. Each links to its entry."""
+    by_id = {i.id: i for i in items}
+    below: dict[str, list[str]] = {}
+    for n, item in enumerate(items, 1):
+        if item.type in ("edit", "deletion", "reaction") and item.target_id in position and item.target_id != item.id:
+            below.setdefault(item.target_id, []).append(annotation(item, by_id, region, display_zone, link=f"#item-{n}"))
+    links = {i: f"#item-{n}" for i, n in position.items()}
+    try:
+        header = date.fromisoformat(day).strftime("%A, %d %B %Y")
+    except ValueError:
+        header = day
+    out = [day_header(header)]
+    for n, (item, files) in enumerate(zip(items, rows), 1):
+        if item.type in ("edit", "deletion", "reaction") and item.target_id in position and item.target_id != item.id:
+            if not files:
+                continue  # shown under its target
+        out.append(bubble_row(item, files, by_id, region, display_zone, with_date=False, links=links,
+                              below=below.get(item.id, ()), link=f"#item-{n}"))
+    return panel(out)
 
 
 def render_transcript(conversation: Conversation, day: str, items: list[Item], *,
@@ -137,12 +163,14 @@ def render_transcript(conversation: Conversation, day: str, items: list[Item], *
         text_out: list[str] = []
         html_out: list[str] = []
         cursor = 0
+        all_rows: list[list] = []
         for n, ((original, fixed, found), (who, to, calls)) in enumerate(zip(entries, resolved), 1):
             mine = [i for i, (owner, _f) in enumerate(files) if owner == n - 1]
             recording = fixed.call.recording if fixed.call is not None else None
             rows = [file_row(cursor + k, planned[i], locations[i],
                              "call recording" if recording is not None and planned[i].attachment is recording else "attachment")
                     for k, i in enumerate(mine, 1)]
+            all_rows.append(rows)
             cursor += len(mine)
             view = build_view(fixed, sender=who, recipients=to, call_people=calls, files=rows, region=region,
                               display_zone=display_zone, repaired=found)
@@ -165,6 +193,7 @@ def render_transcript(conversation: Conversation, day: str, items: list[Item], *
             text_out += ["", "#" * 72, heading, ""] + text_block(view)
             html_out += [f'<div id="item-{n}" style="border-top:2px solid #25d366;margin-top:20px;padding-top:8px;">',
                          f'<p style="color:#555;margin:0 0 4px 0;">{esc(heading)}</p>'] + html_block(view) + ["</div>"]
+        chat = chat_view(day, [fixed for _o, fixed, _f in entries], all_rows, position, region, display_zone)
 
         facts = [Fact("Chat", f"{label} ({conversation.kind} chat, conversation id {conversation.id})"
                       + (f"; title: {conversation.title}" if conversation.title is not None else "")),
@@ -183,11 +212,11 @@ def render_transcript(conversation: Conversation, day: str, items: list[Item], *
                          + ["", "People", "------"] + [f"{(f.label + ':').ljust(18)}{f.value}" for f in people_facts]
                          + text_out + [""])
         html = "\n".join(
-            ['<!DOCTYPE html>', '<html><head><meta charset="utf-8">', f"<title>{esc(subject)}</title></head>",
-             '<body style="font-family:Segoe UI,Arial,sans-serif;font-size:14px;">',
+            [HEAD, f"<title>{esc(subject)}</title></head>", BODY,
              f'<h1 style="margin:0 0 4px 0;font-size:20px;">{esc(TITLE)}</h1>', f'<p style="margin:0 0 12px 0;">{esc(headline)}</p>']
             + [f'<p style="color:#a00;border:1px solid #a00;padding:4px;"><b>Note:</b> {esc(x)}</p>' for x in notes]
-            + [fact_table(facts), '<h3 style="margin:16px 0 4px 0;">People</h3>', fact_table(people_facts)]
+            + [chat, '<h2 style="margin:20px 0 4px 0;font-size:18px;border-bottom:1px solid #d1d7db;">Evidence</h2>',
+               fact_table(facts), '<h3 style="margin:16px 0 4px 0;">People</h3>', fact_table(people_facts)]
             + html_out + ["</body></html>"]) + "\n"
         headers = _headers(conversation, day, originals, entries, subject=subject, label=label, keys=keys,
                            planned=planned, repaired=repaired_all)

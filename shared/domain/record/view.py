@@ -8,11 +8,13 @@ repaired), and escaping is the renderers' job alone.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Mapping
 from zoneinfo import ZoneInfo
 
 from shared.domain.items import Attachment, Item, Participant
 from shared.domain.record.addresses import ResolvedAddress, display_name, e164_of
-from shared.domain.record.attachments import REASON_TEXT, PlannedFile
+from shared.domain.record.attachments import REASON_TEXT, PlannedFile, inline_content_id
+from shared.domain.record.images import display_size
 from shared.domain.record.ids import message_id_for
 from shared.domain.record.labels import DELETED_NOTICE, EVENT_NAMES, TITLES, call_label, chat_label
 from shared.domain.record.subject import what
@@ -57,6 +59,9 @@ class FileRow:
     reason: str = ""
     location: str = ""
     role: str = "attachment"  # or "call recording"
+    content_id: str | None = None  # set when the HTML shows the file inline (cid:)
+    width: int = 0  # inline pictures: the size to draw at
+    height: int | None = None
 
 
 @dataclass(frozen=True)
@@ -101,11 +106,14 @@ def map_url(latitude: float, longitude: float) -> str:
 
 def file_row(number: int, planned: PlannedFile, location: str, role: str) -> FileRow:
     att: Attachment = planned.attachment
+    cid = inline_content_id(number, planned)
+    width, height = display_size(planned.data, sticker=att.kind == "sticker") if cid else (0, None)
     return FileRow(
         number=number, name=planned.file_name, original_name=att.file_name, content_type=planned.content_type,
         declared_content_type=att.content_type, size=len(planned.data) if planned.data is not None else att.size,
         sha256=att.sha256, kind=att.kind, attachment_id=att.id, caption=att.caption, embedded=planned.embedded,
         reason=REASON_TEXT[planned.reason] if planned.reason else "", location=location, role=role,
+        content_id=cid, width=width, height=height,
     )
 
 
@@ -126,9 +134,34 @@ def _headline(item: Item) -> str:
     return f"{doing} in the group {where}" if item.conversation.kind == "group" else f"{doing} (chat: {where})"
 
 
+def quoted_text(target: Item) -> str:
+    """A quoted original as text: its text, else what it carried (files with captions, location, contacts)."""
+    bits = [target.text] if target.text else []
+    bits += [f"[{a.kind}: {a.file_name}" + (f" — {a.caption}" if a.caption else "") + "]" for a in target.attachments]
+    if target.location is not None:
+        bits.append(f"[location: {target.location.name or ''} {target.location.latitude!r}, {target.location.longitude!r}]")
+    bits += [f"[contact: {c.name}]" for c in target.contacts or []]
+    return "\n".join(bits) if bits else "(empty message)"
+
+
+def _quote_blocks(item: Item, context: Mapping[str, Item]) -> list[TextBlock]:
+    """The archived originals this item quotes, same conversation only, labelled as quotes."""
+    out = []
+    for label, target_id in (("Replied-to message", item.reply_to), ({"edit": "Edited message", "deletion": "Deleted message",
+                             "reaction": "Reacted-to message"}.get(item.type, "Target message"), item.target_id)):
+        target = context.get(target_id) if target_id is not None else None
+        if target is None or target.conversation.id != item.conversation.id:
+            continue
+        out.append(TextBlock(f"{label}, quoted from the archive", quoted_text(target),
+                             note=f"Sent by {display_name(target.sender)}; item id {target.id}, "
+                                  f"Message-ID {message_id_for(target.id)}"))
+    return out
+
+
 def build_view(item: Item, *, sender: ResolvedAddress, recipients: list[ResolvedAddress],
                call_people: list[ResolvedAddress], files: list[FileRow], region: str,
-               display_zone: ZoneInfo | None, repaired: list[str]) -> RecordView:
+               display_zone: ZoneInfo | None, repaired: list[str],
+               context: Mapping[str, Item] | None = None) -> RecordView:
     to_names = [address_text(r) for r in recipients[:MAX_TO_IN_FACTS]]
     if len(recipients) > MAX_TO_IN_FACTS:
         to_names.append(f"… and {len(recipients) - MAX_TO_IN_FACTS} more (all listed under People)")
@@ -177,6 +210,8 @@ def build_view(item: Item, *, sender: ResolvedAddress, recipients: list[Resolved
         if item.text is not None:
             label = {"edit": "New text", "message": "Message"}.get(item.type, "Text")
             blocks.append(TextBlock(label, item.text, note="(empty)" if item.text == "" else ""))
+    if context:
+        blocks += _quote_blocks(item, context)
 
     sections: list[Section] = []
     if item.location is not None:
