@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.domain.whatsapp.reading import non_negative_int, obj, objects, plain_text, sha256_hex, text
+from shared.domain.whatsapp.reading import non_negative_int, obj, objects, plain_text, scalar_text, sha256_hex, text
 
 MEDIA_TYPES = ("image", "video", "audio", "document", "sticker")
 _OCTET = "application/octet-stream"
@@ -143,8 +143,8 @@ def _order(message: dict) -> Content:
     body = obj(message.get("order")) or {}
     lines = [_bracket(f"order from catalog {text(body.get('catalog_id')) or '?'}")]
     for _, product in objects(body.get("product_items")):
-        lines.append(f"- {text(product.get('product_retailer_id')) or '?'} x {text(product.get('quantity')) or '?'}"
-                     f" @ {text(product.get('item_price')) or '?'} {text(product.get('currency')) or ''}".rstrip())
+        lines.append(f"- {text(product.get('product_retailer_id')) or '?'} x {scalar_text(product.get('quantity')) or '?'}"
+                     f" @ {scalar_text(product.get('item_price')) or '?'} {text(product.get('currency')) or ''}".rstrip())
     return Content(fields={"text": _join(plain_text(body.get("text")), "\n".join(lines))})
 
 
