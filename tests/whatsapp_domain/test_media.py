@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from shared.domain.whatsapp import MediaMismatch, complete_attachment, normalise_payload
+from shared.domain.whatsapp import MediaMismatch, complete_attachment, mark_media_unavailable, normalise_payload
 from shared.domain.whatsapp.reading import sha256_hex
 from tests.whatsapp_domain.helpers import RECEIVED, normalise
 
@@ -97,3 +97,10 @@ def test_media_without_an_id_is_a_record_saying_the_file_was_not_delivered():
     (item,) = result.items
     assert result.media == () and item["attachments"] == []
     assert "image not included" in item["text"]
+
+
+def test_a_file_that_cannot_be_downloaded_is_named_in_the_item_text():
+    result = normalise_payload(_image_payload(caption="no hash"), received_at=RECEIVED)
+    (item,), (ref,) = result.items, result.media
+    marked = mark_media_unavailable(item, ref, "Meta answered 404 (media ids expire after 7 days)")
+    assert marked["text"] == "no hash\n[image 99 could not be downloaded from WhatsApp: Meta answered 404 (media ids expire after 7 days)]"

@@ -92,3 +92,16 @@ def test_users_without_a_phone_number_are_keyed_by_their_user_id():
     assert outbound["sender"] == {"phone": BUSINESS}
     assert outbound["recipients"] == [{"user_id": "US.13491208655302741918"}]
     assert outbound["conversation"]["id"] == inbound["conversation"]["id"]
+
+
+def test_a_message_naming_only_the_user_id_gets_the_phone_from_contacts_so_the_conversation_stays_the_same():
+    import json
+
+    from shared.domain.whatsapp import normalise_payload
+    from tests.whatsapp_domain.helpers import CONVERSATION, RECEIVED, body
+
+    payload = json.loads(body("text"))
+    message = payload["entry"][0]["changes"][0]["value"]["messages"][0]
+    del message["from"]
+    (item, *_) = normalise_payload(json.dumps(payload).encode(), received_at=RECEIVED).items
+    assert item["sender"]["phone"] == CUSTOMER and item["conversation"]["id"] == CONVERSATION

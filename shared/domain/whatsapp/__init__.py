@@ -7,7 +7,7 @@ put a downloaded file's hash and size into its item. No I/O, no clock, no loggin
 """
 
 from shared.domain.whatsapp.calls import pair_calls
-from shared.domain.whatsapp.media import MediaMismatch, complete_attachment
+from shared.domain.whatsapp.media import MediaMismatch, complete_attachment, mark_media_unavailable
 from shared.domain.whatsapp.normalise import normalise_payload
 from shared.domain.whatsapp.results import (
     CallEvent,
@@ -30,6 +30,7 @@ __all__ = [
     "StatusEvent",
     "Unknown",
     "complete_attachment",
+    "mark_media_unavailable",
     "normalise_payload",
     "pair_calls",
     "sign",

@@ -198,6 +198,9 @@ def _change(out: _Collector, change: dict, entry: dict, path: str) -> None:
         out.skip(field, None, f"{path}.value", problem.reason)
     except RecursionError:
         out.skip(field, None, f"{path}.value", "nested too deeply to read")
+    except Exception as exc:  # a bug here must cost one change, reported, never the rest of the POST
+        out.skip(field, None, f"{path}.value", f"internal error ({type(exc).__name__}) while reading this change; "
+                 "the raw body is kept: report this as a bug in shared/domain/whatsapp")
 
 
 def normalise_payload(raw_body: bytes, *, received_at: datetime) -> Normalised:
