@@ -210,9 +210,9 @@ def read_content(message: dict, mtype: str) -> Content:
         return _system(message)
     if mtype in ("unsupported", "unknown"):
         return _placeholder(message, mtype)
-    content = _placeholder(message, mtype)
-    content.lost = f"message type '{mtype}' is not known to this version"
-    return content
+    return Content(fields={"text": _bracket(f"message of type '{mtype}', which this archiver cannot read yet: its content is "
+                                            "not in this record; the webhook body is kept as received")},
+                   lost=f"message type '{mtype}' is not known to this version")
 
 
 def referral_note(message: dict) -> str | None:
