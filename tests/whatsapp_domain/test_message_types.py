@@ -105,3 +105,22 @@ def test_a_message_naming_only_the_user_id_gets_the_phone_from_contacts_so_the_c
     del message["from"]
     (item, *_) = normalise_payload(json.dumps(payload).encode(), received_at=RECEIVED).items
     assert item["sender"]["phone"] == CUSTOMER and item["conversation"]["id"] == CONVERSATION
+
+
+def test_errors_on_a_message_and_product_questions_are_written_into_the_record_and_reported():
+    import json
+
+    from shared.domain.whatsapp import normalise_payload
+    from tests.whatsapp_domain.helpers import RECEIVED, body
+
+    payload = json.loads(body("text"))
+    messages = payload["entry"][0]["changes"][0]["value"]["messages"]
+    messages[0]["errors"] = [{"code": 131052, "title": "Media download error"}]
+    messages[1]["context"]["referred_product"] = {"catalog_id": "123", "product_retailer_id": "SKU-9"}
+    result = normalise_payload(json.dumps(payload).encode(), received_at=RECEIVED)
+    first, second = result.items[:2]
+    assert first["text"].endswith("[Meta reported a problem with this message: 131052 (Media download error); part of it may be "
+                                  "missing]")
+    assert second["text"].endswith("[about product SKU-9 of catalog 123]")
+    (unknown,) = result.unknown
+    assert unknown.id == first["id"] and "131052" in unknown.reason

@@ -223,3 +223,12 @@ def referral_note(message: dict) -> str | None:
     parts = [f"{k}: {text(ref.get(k))}" for k in ("source_type", "source_id", "source_url", "headline", "body", "ctwa_clid")
              if text(ref.get(k))]
     return _bracket("came from an ad" + ("; " + "; ".join(parts) if parts else ""))
+
+
+def product_note(context: dict) -> str | None:
+    """A question about a catalog product (``context.referred_product``), as a line of text."""
+    product = obj(context.get("referred_product"))
+    if product is None:
+        return None
+    return _bracket(f"about product {text(product.get('product_retailer_id')) or '?'} "
+                    f"of catalog {text(product.get('catalog_id')) or '?'}")
