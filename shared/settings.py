@@ -95,6 +95,14 @@ class Settings(BaseSettings):
     report_retention_days: int = Field(default=90, ge=1, le=3650, validation_alias="REPORT_RETENTION_DAYS")
     report_full_numbers: bool = Field(default=False, validation_alias="REPORT_FULL_NUMBERS")
 
+    # --- Chat-export imports (issue 10) -----------------------------------------------------
+    export_timezone: str = Field(default="UTC", validation_alias="EXPORT_TIMEZONE",
+                                 description="IANA zone of the wall-clock times in WhatsApp export files.")
+    import_max_entries: int = Field(default=20_000, ge=1, le=1_000_000, validation_alias="IMPORT_MAX_ENTRIES")
+    import_max_total_bytes: int = Field(default=8 * 1024 * MiB, ge=1 * MiB, validation_alias="IMPORT_MAX_TOTAL_BYTES")
+    import_max_file_bytes: int = Field(default=2 * 1024 * MiB, ge=1 * MiB, validation_alias="IMPORT_MAX_FILE_BYTES")
+    import_max_ratio: int = Field(default=200, ge=2, le=10_000, validation_alias="IMPORT_MAX_RATIO")
+
     # --- Validation -------------------------------------------------------------------------
     @field_validator("feed_base_url", "graph_endpoint")
     @classmethod
@@ -132,7 +140,7 @@ class Settings(BaseSettings):
             raise ValueError(f"expected a two-letter region code libphonenumber knows (e.g. US, GB, DE), got {value!r}")
         return region
 
-    @field_validator("display_timezone")
+    @field_validator("display_timezone", "export_timezone")
     @classmethod
     def _tz(cls, value: str) -> str:
         try:

@@ -50,6 +50,9 @@ class Participant(_Model):
     name: str | None = None
     email: str | None = None
     user_id: str | None = None
+    # Chat-export imports only: the admin named this participant's ``email`` as the exporting
+    # employee with ``--owner``. Honoured only for items the import stored (see mapping_rule).
+    owner_verified: bool | None = None
 
     @model_validator(mode="after")
     def _phone_or_user_id(self) -> "Participant":
@@ -120,6 +123,10 @@ class Item(_Model):
     emoji: str | None = None
     call: Call | None = None
     event: Event | None = None
+    # Additive (not in feed contract v1): where the item came from, and how it was read
+    # (chat exports: platform, date order, time zone assumed, markers). Shown in the record.
+    source: Literal["feed", "whatsapp_cloud_api", "chat_export"] | None = None
+    provenance: dict[str, str] | None = None
 
     @model_validator(mode="after")
     def _type_specific_fields(self) -> "Item":
