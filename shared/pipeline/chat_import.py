@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 from shared import names
 from shared.domain.chat_export.build import Context, FileRef, build_item, read_contacts
 from shared.domain.chat_export.header import DateOrder
-from shared.domain.chat_export.ids import canonical_body, canonical_sender, message_id, message_key, slot
+from shared.domain.chat_export.ids import canonical_message, message_id, message_key, slot
 from shared.domain.chat_export.parser import Entry, Problem, parse, scan
 from shared.domain.items import ItemRejected, parse_item
 from shared.pipeline.convert import IMPORT_RAW_PREFIX
@@ -247,8 +247,8 @@ def import_export(
             continue
         report.lines_in_messages += entry.line_count
         _locale_vote(locale_votes, entry)
-        sender = canonical_sender(entry.author, region)
-        key = message_key(owner, report.chat, entry.wall_clock, sender, canonical_body(entry.body, entry.kind))
+        sender, body = canonical_message(entry.author, entry.body, entry.kind, region)
+        key = message_key(owner, report.chat, entry.wall_clock, sender, body)
         digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
         occurrences[digest] += 1
         item_id = message_id(key, occurrences[digest])

@@ -11,7 +11,7 @@ from collections import Counter
 from zoneinfo import ZoneInfo
 
 from shared.domain.chat_export.build import Context, FileRef, build_item
-from shared.domain.chat_export.ids import canonical_body, canonical_sender, message_id, message_key
+from shared.domain.chat_export.ids import canonical_message, message_id, message_key
 from shared.domain.chat_export.parser import Entry, parse, scan
 from shared.domain.items import parse_item
 from tests.chat_export.fixtures import FIXTURES, fixture_lines
@@ -35,8 +35,7 @@ def items_of(text: str, media: dict[str, bytes], *, chat: str = "chat", zone: st
         if not isinstance(entry, Entry):
             problems.append(entry)
             continue
-        key = message_key(OWNER, chat, entry.wall_clock, canonical_sender(entry.author, region),
-                          canonical_body(entry.body, entry.kind))
+        key = message_key(OWNER, chat, entry.wall_clock, *canonical_message(entry.author, entry.body, entry.kind, region))
         seen[key] += 1
         item, _ = build_item(entry, ctx, item_id=message_id(key, seen[key]), files=files)
         parse_item(item)  # every item meets the contract

@@ -46,6 +46,39 @@ def canonical_body(body: str, kind: Kind) -> str:
     return text.strip()
 
 
+def canonical_message(author: str | None, body: str, kind: Kind, region: str) -> tuple[str, str]:
+    """(sender key, body key), the same however the line was split into author and body.
+
+    A name may hold ': ' ("Bob: Jr: hi" is Bob Jr saying "hi", or Bob saying "Jr: hi"), and which
+    reading wins depends on how often each prefix occurs, which differs between a short export and
+    a longer later one. So the key is taken from the whole remainder: the text before its first
+    ': ' (E.164 when it is a phone number) and everything after it, with the first marker found
+    after any ': ' made neutral.
+    """
+    if author is None:
+        return canonical_sender(None, region), canonical_body(body, kind)
+    full = plain(author) + ": " + body
+    first, _, tail = full.partition(": ")
+    return canonical_sender(first, region), _canonical_tail(tail)
+
+
+def _canonical_tail(tail: str) -> str:
+    from shared.domain.chat_export.markers import classify_body
+
+    start = 0
+    for _ in range(5):
+        rest = tail[start:]
+        kind = classify_body(rest)
+        if kind.name != "text":
+            head = _WS.sub(" ", plain(tail[:start]))
+            return head + canonical_body(rest, kind)
+        i = tail.find(": ", start)
+        if i < 0 or i > 200:
+            break
+        start = i + 2
+    return canonical_body(tail, Kind("text"))
+
+
 def message_key(owner: str, chat: str, wall_clock: datetime, sender: str, body: str) -> str:
     minute = wall_clock.strftime("%Y-%m-%dT%H:%M")
     return "\0".join((owner.lower(), chat, minute, sender, body))
