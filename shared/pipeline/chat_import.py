@@ -30,7 +30,7 @@ from shared import names
 from shared.domain.chat_export.build import Context, FileRef, build_item, read_contacts
 from shared.domain.chat_export.header import DateOrder
 from shared.domain.chat_export.ids import canonical_message, message_id, message_key, slot
-from shared.domain.chat_export.parser import Entry, Problem, parse, scan
+from shared.domain.chat_export.parser import Entry, Problem, authors as chat_authors, parse, scan
 from shared.domain.items import ItemRejected, parse_item
 from shared.pipeline.convert import IMPORT_RAW_PREFIX
 from shared.pipeline.messages import ItemMessage, item_key
@@ -227,10 +227,11 @@ def import_export(
     chat_name = chat or source.chat_name()
     report.chat_name_source = "given (--chat)" if chat else "from the file name" if chat_name else "unknown: named after the upload"
     report.chat = chat_name or source.upload_name
-    authors = profile.known_authors()
+    authors = chat_authors(source.lines(), profile)
     others = [a for a in authors if a != report.owner_name]
     ctx = Context(owner=owner, owner_name=report.owner_name, chat=report.chat,
-                  conversation_id=chat_conversation_id(owner, report.chat), group=len(others) > 1, zone=ZoneInfo(zone),
+                  conversation_id=chat_conversation_id(owner, report.chat),
+                  group=len(others) > (1 if report.owner_name else 2), zone=ZoneInfo(zone),
                   region=region, profile=profile, authors=authors)
     files = _Files(source, blobs, report)
     occurrences: Counter = Counter()

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from shared.domain.chat_export.build import Context, FileRef, build_item
 from shared.domain.chat_export.ids import canonical_message, message_id, message_key
-from shared.domain.chat_export.parser import Entry, parse, scan
+from shared.domain.chat_export.parser import Entry, authors, parse, scan
 from shared.domain.items import parse_item
 from tests.chat_export.fixtures import FIXTURES, fixture_lines
 
@@ -24,7 +24,7 @@ def items_of(text: str, media: dict[str, bytes], *, chat: str = "chat", zone: st
     lines = fixture_lines(text)
     profile = scan(lines)
     ctx = Context(owner=OWNER, owner_name=owner_name or profile.exporter_name, chat=chat, conversation_id="chat-export-x",
-                  group=True, zone=ZoneInfo(zone), region=region, profile=profile, authors=profile.known_authors())
+                  group=True, zone=ZoneInfo(zone), region=region, profile=profile, authors=authors(lines, profile))
 
     def files(name):
         data = media.get(name)
@@ -48,6 +48,7 @@ def summary(item: dict) -> dict:
     return {
         "type": item["type"], "kind": item["provenance"]["line kind"], "sent_at": item["sent_at"],
         "sender": s.get("email") or s.get("phone") or s.get("user_id"), "text": item.get("text"),
+        "recipients": [r.get("email") or r.get("phone") or r.get("user_id") for r in item["recipients"]],
         "attachments": [(a["file_name"], a["kind"], a["sha256"][:12]) for a in item.get("attachments", [])],
         "extra": {k: item[k] for k in ("location", "call", "event", "contacts") if k in item},
     }

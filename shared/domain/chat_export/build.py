@@ -125,7 +125,7 @@ def build_item(entry: Entry, ctx: Context, *, item_id: str, files: Callable[[str
             seen.add(key)
             recipients.append(p)
     provenance = {
-        "source": "WhatsApp 'Export chat' file",
+        "imported from": "a WhatsApp 'Export chat' file",
         "platform": entry.platform,
         "date order": f"{ctx.profile.date_order} ({ctx.profile.date_order_how})",
         "time zone": f"{ctx.zone.key} (the export has wall-clock times only; assumed)",

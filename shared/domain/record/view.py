@@ -153,7 +153,7 @@ def build_view(item: Item, *, sender: ResolvedAddress, recipients: list[Resolved
     if item.source is not None:
         facts.append(Fact("Source", item.source))
     for key, value in (item.provenance or {}).items():
-        facts.append(Fact(f"Source: {key}", value))
+        facts.append(Fact(key[:1].upper() + key[1:], value))
     if item.reply_to is not None:
         facts.append(_ref_fact("In reply to", item.reply_to))
     if item.forwarded is not None:
