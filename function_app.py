@@ -43,3 +43,11 @@ def build_transcripts(timer: func.TimerRequest) -> None:
 def daily_report(timer: func.TimerRequest) -> None:
     """After the day's pull has drained: write the admin report (JSON + HTML) and log its figures."""
     archiver().report_today()
+
+
+@app.blob_trigger(arg_name="blob", path=names.IMPORTS + "/{name}", connection=names.STORAGE_CONNECTION,
+                  source=func.BlobSource.EVENT_GRID)
+def import_export(blob: func.InputStream) -> None:
+    """A WhatsApp "Export chat" file dropped at imports/{owner mailbox}/...: parse, store and queue its
+    messages, write the import report beside it (Flex Consumption: Event Grid based blob trigger)."""
+    archiver().import_uploaded(blob.name or "")

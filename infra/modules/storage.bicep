@@ -57,6 +57,7 @@ var containerNames = [
   'rejected'
   'unmapped'
   'locks'
+  'imports'
 ]
 var queueNames = [
   'items'

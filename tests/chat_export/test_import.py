@@ -218,3 +218,26 @@ def test_owner_verified_is_trusted_only_for_items_the_import_stored():
     empty = parse_mapping_csv(b"", "GB")
     assert map_item(item, empty, valid, "GB", trust_owner=True).participants[0].via == "import_owner"
     assert map_item(item, empty, valid, "GB", trust_owner=False).participants[0].via == "email"
+
+
+def test_a_file_dropped_in_imports_is_imported_once_with_its_report_beside_it(app, tmp_path):
+    upload, text, media, _order, platform = FIXTURES["android_nl"]
+    name = f"{OWNER}/{upload}"
+    app.blobs.put(names.IMPORTS, name, make_zip(text, media, platform=platform, chat="Jan"))
+    report = app.import_uploaded(f"{names.IMPORTS}/{name}")  # what the blob trigger hands over
+    assert report is not None and report.records == 3
+    kept = json.loads(app.blobs.get(names.IMPORTS, name + ".report.json"))
+    assert kept["status"] == "imported" and kept["owner"] == OWNER
+    assert app.import_uploaded(f"{names.IMPORTS}/{name}") is None  # Event Grid delivered it twice
+    assert app.import_uploaded(f"{names.IMPORTS}/{name}.report.json") is None
+    app.blobs.put(names.IMPORTS, "no-owner-folder.zip", b"x")
+    assert app.import_uploaded(f"{names.IMPORTS}/no-owner-folder.zip") is None
+    assert len(_raw_items(app)) == 3
+
+
+def test_a_hostile_file_dropped_in_imports_gets_a_rejection_report(app):
+    name = f"{OWNER}/WhatsApp Chat - X.zip"
+    app.blobs.put(names.IMPORTS, name, _zip([("_chat.txt", CHAT), ("../../etc/passwd", b"x")]))
+    assert app.import_uploaded(name) is None
+    kept = json.loads(app.blobs.get(names.IMPORTS, name + ".report.json"))
+    assert kept["status"] == "rejected" and "'..'" in kept["reason"]
