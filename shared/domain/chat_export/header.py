@@ -22,7 +22,7 @@ DateOrder = Literal["dmy", "mdy", "ymd"]
 ORDERS: tuple[DateOrder, ...] = ("dmy", "mdy", "ymd")
 
 MARKS = "\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff"
-MARKS_RE = re.compile(f"[{MARKS}]")
+_MARK_CHARS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff")
 _M = f"[{MARKS}]*"
 _S = "[ \u00a0\u202f\u2009]"
 _AMPM = (r"(?P<ampm>[AaPp]\.?" + _S + r"?[Mm]\.?|in the morning|in the afternoon|in the evening|at night"
@@ -75,6 +75,9 @@ def _hour24(hour: int, ampm: str | None) -> int | None:
 
 def parse_header(line: str) -> Header | None:
     """The header at the start of ``line`` or None (then the line continues the previous message)."""
+    first = line[:1]
+    if not (first.isdigit() or first == "[" or first in _MARK_CHARS):
+        return None  # most continuation lines: no need to run the pattern
     m = HEADER_RE.match(line)
     if m is None:
         return None

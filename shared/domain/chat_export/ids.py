@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import datetime
+from functools import lru_cache
 
 from shared.domain.chat_export.markers import Kind, plain
 from shared.domain.phones import is_phone_like, normalise_phone
@@ -21,6 +22,7 @@ _EDITED_TAIL = re.compile(r"\s*<[^<>]+>$")
 _WS = re.compile(r"\s+")
 
 
+@lru_cache(maxsize=4096)
 def canonical_sender(author: str | None, region: str) -> str:
     if author is None:
         return "⟨system⟩"

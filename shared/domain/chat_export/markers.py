@@ -11,14 +11,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from shared.domain.chat_export.header import MARKS_RE
 
-_SPACES = re.compile(r"[\u00a0\u202f\u2009\u2007 ]+")
+_SPACES = re.compile(r"[\u00a0\u202f\u2009\u2007 ]{2,}|[\u00a0\u202f\u2009\u2007]")
+_DROP_MARKS = {c: None for c in [0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0xFEFF]}
 
 
 def plain(text: str) -> str:
     """Marks removed, exotic spaces made plain and runs of them collapsed, ends stripped."""
-    return _SPACES.sub(" ", MARKS_RE.sub("", text)).strip()
+    text = text.translate(_DROP_MARKS)
+    if text.isascii() and "  " not in text:
+        return text.strip()
+    return _SPACES.sub(" ", text).strip()
 
 
 @dataclass(frozen=True)
