@@ -13,6 +13,7 @@ import codecs
 import io
 import stat
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Iterator
@@ -48,7 +49,10 @@ class _Bounded(io.RawIOBase):
         return True
 
     def readinto(self, buffer) -> int:
-        data = self.inner.read(min(len(buffer), self.left + 1))
+        try:
+            data = self.inner.read(min(len(buffer), self.left + 1))
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            raise ExportRejected(f"{self.what} is corrupt ({exc}); export the chat again") from None
         if len(data) > self.left:
             raise ExportRejected(f"{self.what} inflates beyond the per-file limit; not a genuine export")
         self.left -= len(data)

@@ -169,24 +169,33 @@ class _Files:
         stream = self.source.open_media(name)
         ref = None
         if stream is not None:
-            with stream, tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as sink:
-                digest, size = hashlib.sha256(), 0
-                head = b""
-                for chunk in iter(lambda: stream.read(1024 * 1024), b""):
-                    digest.update(chunk)
-                    sink.write(chunk)
-                    if len(head) < 1_000_000:
-                        head += chunk[: 1_000_000 - len(head)]
-                    size += len(chunk)
-                sha = digest.hexdigest()
-                if not self.blobs.exists(names.ATTACHMENTS, sha):
-                    sink.seek(0)
-                    self.blobs.put(names.ATTACHMENTS, sha, sink, metadata={"size": str(size), "source": "chat_export"})
-                contacts = read_contacts(head) if name.lower().endswith(".vcf") else []
-                ref = FileRef(name=name, sha256=sha, size=size, contacts=contacts)
-            self.report.attachments_matched += 1
+            try:
+                ref = self._store(name, stream)
+            except ValueError as exc:  # the adapter's ExportRejected: this one file is corrupt or too large
+                log.warning("an export media file is unreadable in the zip (%s); its message names it as missing",
+                            type(exc).__name__)
+                self.report.attachments_missing.append(f"{name} (unreadable in the zip)")
+            else:
+                self.report.attachments_matched += 1
         self.refs[name] = ref
         return ref
+
+    def _store(self, name: str, stream: BinaryIO) -> FileRef:
+        with stream, tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as sink:
+            digest, size = hashlib.sha256(), 0
+            head = b""
+            for chunk in iter(lambda: stream.read(1024 * 1024), b""):
+                digest.update(chunk)
+                sink.write(chunk)
+                if len(head) < 1_000_000:
+                    head += chunk[: 1_000_000 - len(head)]
+                size += len(chunk)
+            sha = digest.hexdigest()
+            if not self.blobs.exists(names.ATTACHMENTS, sha):
+                sink.seek(0)
+                self.blobs.put(names.ATTACHMENTS, sha, sink, metadata={"size": str(size), "source": "chat_export"})
+            contacts = read_contacts(head) if name.lower().endswith(".vcf") else []
+            return FileRef(name=name, sha256=sha, size=size, contacts=contacts)
 
 
 def chat_conversation_id(owner: str, chat: str) -> str:

@@ -241,3 +241,26 @@ def test_a_hostile_file_dropped_in_imports_gets_a_rejection_report(app):
     assert app.import_uploaded(name) is None
     kept = json.loads(app.blobs.get(names.IMPORTS, name + ".report.json"))
     assert kept["status"] == "rejected" and "'..'" in kept["reason"]
+
+
+def test_per_file_and_total_inflated_sizes_are_limited(tmp_path):
+    noise = os.urandom(300_000)  # incompressible: the ratio guard stays out of the way
+    path = _write(tmp_path, "WhatsApp Chat - X.zip", _zip([("_chat.txt", CHAT), ("a.jpg", noise), ("b.jpg", noise)]))
+    with pytest.raises(ExportRejected, match="IMPORT_MAX_FILE_BYTES"):
+        ExportArchive(path, ZipLimits(max_file_bytes=200_000))
+    with pytest.raises(ExportRejected, match="IMPORT_MAX_TOTAL_BYTES"):
+        ExportArchive(path, ZipLimits(max_total_bytes=500_000))
+    ExportArchive(path, ZipLimits(max_file_bytes=400_000, max_total_bytes=700_000)).close()  # within limits: fine
+
+
+def test_an_entry_whose_header_understates_its_size_cannot_inflate_past_the_limit(tmp_path):
+    big = b"[1/11/23, 16:12:05] Bob: hi\r\n" * 20_000
+    data = bytearray(_zip([("_chat.txt", big)]))
+    # rewrite the declared uncompressed size (local header and central directory) to 1 KiB
+    real = len(big).to_bytes(4, "little")
+    data = bytes(data).replace(real, (1024).to_bytes(4, "little"))
+    path = _write(tmp_path, "WhatsApp Chat - X.zip", data)
+    with pytest.raises(ExportRejected, match="corrupt|inflates"):
+        with ExportArchive(path, ZipLimits(max_file_bytes=100_000)) as archive:
+            for _ in archive.lines():
+                pass
