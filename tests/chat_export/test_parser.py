@@ -122,3 +122,27 @@ def test_header_grammar_never_crashes_and_never_eats_plain_text(text):
     header = parse_header(text)
     if header is not None:
         assert header.end <= len(text)
+
+
+line_pieces = st.one_of(
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"),
+            max_size=40),
+    st.sampled_from(["23/03/2022, 13:31 - Alice: hi", "23/03/2022, 13:32 - Bob: <Media omitted>", "31/02/2022, 10:00 - X: y",
+                     f"{LRM}[1/11/23, 16:11:21] {LRM}You created group “G”", "", "   ", "POLL:", "12/12/2012 a date"]),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(line_pieces, min_size=1, max_size=30))
+def test_every_line_is_in_a_message_or_reported_never_dropped(lines):
+    from shared.domain.chat_export.parser import Entry, parse
+
+    text = [line + "\n" for line in lines]
+    profile = scan(text)
+    placed = orphans = 0
+    for e in parse(text, profile):
+        if isinstance(e, Entry):
+            placed += e.line_count
+        elif "not part of any message" in e.reason:
+            orphans += 1
+    assert placed + orphans == len(lines)

@@ -41,7 +41,7 @@ _ANDROID_OMITTED = {
     "<fichier omis>", "<mídia omitida>", "<ficheiro não revelado>", "<media omessi>", "<media weggelaten>",
 }
 _IOS_OMITTED = re.compile(
-    r"(?:^|\s)(?P<what>image|video|audio|sticker|GIF|document|Contact card|Bild|Video|Audio|Dokument|Kontaktkarte"
+    r"^(?:.+ • .*)?(?P<what>image|video|audio|sticker|GIF|document|Contact card|Bild|Video|Audio|Dokument|Kontaktkarte"
     r"|imagen|documento|Tarjeta de contacto|vidéo|document|Fiche contact|imagem|vídeo|ficheiro de áudio|Contacto"
     r"|immagine|Scheda contatto|afbeelding|video|audio) (?:omitted|weggelassen|ausgelassen|omitida|omitido|absente|omis"
     r"|retiré|manquante?|não revelad[oa]|omess[oa]|non incluso|esclusa|weggelaten)$", re.IGNORECASE)
@@ -120,7 +120,7 @@ def classify_body(body: str) -> Kind:
         return Kind("attached", {"file": m.group("file").strip(), "caption": caption, "platform": "android"})
     if first.lower() in _ANDROID_OMITTED:
         return Kind("omitted", {"media": "media", "caption": caption})
-    m = _IOS_OMITTED.search(first)
+    m = _IOS_OMITTED.match(first)
     if m and not more:
         return Kind("omitted", {"media": _KIND_WORDS.get(m.group("what").lower(), "media")})
     low = text.rstrip(".").lower()
