@@ -3,7 +3,9 @@
 Uploads live in the ``imports`` container under ``{owner mailbox}/{file name}``; the report is
 ``{that name}.report.json``. A rejected upload (hostile zip, not an export) gets a report that
 says why, and nothing is imported. The Function skips reports, names without an owner folder,
-and uploads that already have a report (Event Grid may deliver an event twice).
+and uploads that already have a report (Event Grid may deliver an event twice). A folder between
+the owner and the file (``{owner}/{chat name}/{file}``) names the chat, as ``--chat`` does: the
+chat's name is part of every message id, so a renamed upload must not change it.
 """
 
 from __future__ import annotations
@@ -118,7 +120,10 @@ def run_uploaded(deps: ImportDeps, blob_name: str) -> ImportReport | None:
     try:
         with os.fdopen(fd, "wb") as sink:
             deps.blobs.download_to(names.IMPORTS, blob_name, sink)
-        return _import_file(deps, tmp, owner=_owner(folder), blob_name=blob_name, upload_name=_safe_name(rest))
+        # imports/{owner}/{chat name}/{file}: the folder names the chat (ids stay stable whatever the file is called)
+        chat = rest.rsplit("/", 1)[0].strip() if "/" in rest else None
+        return _import_file(deps, tmp, owner=_owner(folder), blob_name=blob_name, upload_name=_safe_name(rest),
+                            chat=chat or None)
     except ImportRefused as exc:
         log.warning("imports/%s refused: %s", blob_name[:200], exc.reason[:300])
         return None

@@ -264,3 +264,14 @@ def test_an_entry_whose_header_understates_its_size_cannot_inflate_past_the_limi
         with ExportArchive(path, ZipLimits(max_file_bytes=100_000)) as archive:
             for _ in archive.lines():
                 pass
+
+
+def test_a_chat_folder_under_the_owner_names_the_chat_whatever_the_file_is_called(app):
+    upload, text, media, _order, platform = FIXTURES["android_nl"]
+    data = make_zip(text, media, platform=platform, chat="Jan")
+    app.blobs.put(names.IMPORTS, f"{OWNER}/Team Jan/first.zip", data)
+    first = app.import_uploaded(f"{OWNER}/Team Jan/first.zip")
+    app.blobs.put(names.IMPORTS, f"{OWNER}/Team Jan/renamed later.zip", data)
+    again = app.import_uploaded(f"{OWNER}/Team Jan/renamed later.zip")
+    assert first.chat == again.chat == "Team Jan"
+    assert again.items_new == 0 and again.items_already_imported == first.records
