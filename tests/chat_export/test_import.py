@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -12,6 +13,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from shared import names
 from shared.adapters.chat_export_zip import ExportArchive, ExportRejected, ZipLimits
@@ -19,7 +21,8 @@ from shared.bootstrap import Archiver
 from shared.domain.items import parse_item
 from shared.pipeline.chat_import_job import ImportRefused
 from shared.settings import load_settings
-from tests.chat_export.fixtures import FIXTURES, make_zip
+from tests.chat_export.fixtures import FIXTURES, JPG, make_zip
+from tests.chat_export.test_idempotency import chats, render
 
 OWNER = "exporter@contoso.com"
 REPO = Path(__file__).resolve().parents[2]
@@ -75,9 +78,6 @@ def test_attachments_are_hashed_stored_and_missing_ones_named(app, tmp_path):
     report = app.import_export(_fixture_zip(tmp_path, "ios_en_us"), owner=OWNER)
     assert report.attachments_matched == 3
     assert report.attachments_missing == ["00000050-PHOTO-missing.jpg"]
-    import hashlib
-
-    from tests.chat_export.fixtures import JPG
 
     assert app.blobs.get(names.ATTACHMENTS, hashlib.sha256(JPG).hexdigest()) == JPG
     card = [i for i in _raw_items(app).values() if i.get("contacts")][0]
@@ -275,3 +275,21 @@ def test_a_chat_folder_under_the_owner_names_the_chat_whatever_the_file_is_calle
     again = app.import_uploaded(f"{OWNER}/Team Jan/renamed later.zip")
     assert first.chat == again.chat == "Team Jan"
     assert again.items_new == 0 and again.items_already_imported == first.records
+
+
+@hsettings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=chats(), reverse=st.booleans())
+def test_importing_a_and_a_longer_b_in_either_order_stores_exactly_bs_messages_once(app, tmp_path, case, reverse):
+    import uuid
+
+    msgs, cut, crlf = case
+    owner = f"u{uuid.uuid4().hex[:12]}@contoso.com"  # each example its own owner: its own raw prefix
+    a = _write(tmp_path, f"WhatsApp Chat with Bob {uuid.uuid4().hex[:6]}.txt", render(msgs[:cut], crlf).encode())
+    b = _write(tmp_path, f"WhatsApp Chat with Bob {uuid.uuid4().hex[:6]}.txt", render(msgs, crlf).encode())
+    first, second = (b, a) if reverse else (a, b)
+    app.import_export(first, owner=owner, chat="Bob", store_upload=False)
+    app.import_export(second, owner=owner, chat="Bob", store_upload=False)
+    prefix = "imports/" + hashlib.sha256(owner.encode()).hexdigest()[:16] + "/"
+    stored = [json.loads(app.blobs.get(names.RAW, n))["id"] for n in app.blobs.list(names.RAW, prefix=prefix)]
+    alone = app.import_export(b, owner=owner, chat="Bob", store_upload=False)  # B again: all already there
+    assert len(stored) == len(set(stored)) == alone.records == alone.items_already_imported
