@@ -293,3 +293,11 @@ def test_importing_a_and_a_longer_b_in_either_order_stores_exactly_bs_messages_o
     stored = [json.loads(app.blobs.get(names.RAW, n))["id"] for n in app.blobs.list(names.RAW, prefix=prefix)]
     alone = app.import_export(b, owner=owner, chat="Bob", store_upload=False)  # B again: all already there
     assert len(stored) == len(set(stored)) == alone.records == alone.items_already_imported
+
+
+def test_a_feed_items_own_source_or_provenance_fields_never_reject_it():
+    base = {"id": "x", "type": "message", "captured_at": "2024-01-01T00:00:00Z", "sent_at": "2024-01-01T00:00:00Z",
+            "conversation": {"id": "c", "kind": "direct"}, "recipients": [],
+            "sender": {"phone": "+447700900123", "owner_verified": "yes"}}
+    item = parse_item({**base, "source": {"vendor": 1}, "provenance": ["x"]})
+    assert (item.source, item.provenance, item.sender.owner_verified) == (None, None, None)
