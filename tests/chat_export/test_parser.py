@@ -146,3 +146,10 @@ def test_every_line_is_in_a_message_or_reported_never_dropped(lines):
         elif "not part of any message" in e.reason:
             orphans += 1
     assert placed + orphans == len(lines)
+
+
+def test_an_ios_security_code_line_with_an_author_is_a_security_event():
+    text = f"[1/11/23, 16:11:21] Alice: {LRM}Your security code with Alice changed. Tap to learn more.\r\n"
+    items, _ = items_of(text, {})
+    assert items[0]["type"] == "event" and items[0]["event"]["kind"] == "security_code_changed"
+    assert items[0]["sender"]["name"] == "Alice"

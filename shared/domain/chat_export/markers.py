@@ -81,6 +81,9 @@ _E2E = re.compile(
     r"|Berichten en oproepen worden end-to-end versleuteld)", re.IGNORECASE)
 
 
+_SECURITY = re.compile(r"^(?:Your security code with .+ changed|.+'s security code changed)", re.IGNORECASE)
+
+
 def coordinates(url: str) -> tuple[float, float] | None:
     m = _COORDS.search(url)
     if not m:
@@ -152,6 +155,8 @@ def classify_body(body: str) -> Kind:
         return Kind("undecryptable", {})
     if _E2E.match(text):
         return Kind("e2e_notice", {})
+    if _SECURITY.match(text):  # iOS may put the participant as the line's author
+        return Kind("event", {"event": "security_code_changed", "actor": None})
     return Kind("text", {})
 
 
