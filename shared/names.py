@@ -15,9 +15,10 @@ REPORTS = "reports"  # daily admin report: reports/{date}.json and .html
 REJECTED = "rejected"  # items that failed validation, with the reason
 UNMAPPED = "unmapped"  # items with no mapped participant, for reprocess-unmapped
 LOCKS = "locks"  # lease blobs: per-mailbox concurrency slots
-IMPORTS = "imports"  # WhatsApp "Export chat" uploads: imports/{owner mailbox}/..., reports beside them
 
-CONTAINERS = (RAW, ATTACHMENTS, MIME, CONFIG, REPORTS, REJECTED, UNMAPPED, LOCKS, IMPORTS)
+CONTAINERS = (RAW, ATTACHMENTS, MIME, CONFIG, REPORTS, REJECTED, UNMAPPED, LOCKS)
+IMPORTS = "imports"  # WhatsApp "Export chat" uploads: imports/{owner mailbox}/..., reports beside them
+CONTAINERS = (*CONTAINERS, IMPORTS)
 
 # Queues (the Functions host adds "-poison" after maxDequeueCount failed attempts)
 ITEMS_QUEUE = "items"

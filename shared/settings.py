@@ -140,7 +140,7 @@ class Settings(BaseSettings):
             raise ValueError(f"expected a two-letter region code libphonenumber knows (e.g. US, GB, DE), got {value!r}")
         return region
 
-    @field_validator("display_timezone", "export_timezone")
+    @field_validator("display_timezone")
     @classmethod
     def _tz(cls, value: str) -> str:
         try:
@@ -148,6 +148,11 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"expected an IANA time zone such as 'Europe/London', got {value!r}") from None
         return value
+
+    @field_validator("export_timezone")
+    @classmethod
+    def _export_tz(cls, value: str) -> str:
+        return cls._tz(value)
 
     @field_validator("archive_folder_name")
     @classmethod
