@@ -100,6 +100,47 @@ IOS_EN_GB_NO_COMMA = "\r\n".join([
     "[31/12/2022 11:41:00] Jane: reply",
 ]) + "\r\n"
 
+ANDROID_EN_US = "\n".join([
+    "1/29/18, 11:46 PM - Sam created group \"Deal room\"",
+    "1/29/18, 11:46 PM - Sam added you",
+    f"1/29/18, 11:47{NNBSP}PM - +91 70592 29103 joined using this group's invite link",
+    f"1/30/18, 7:02{NNBSP}PM - Sam: evening - all good?",
+    f"1/30/18, 7:03{NNBSP}PM - Pat Lee-Wong: Waiting for this message",
+    f"1/30/18, 7:04{NNBSP}PM - Pat Lee-Wong: live location shared",
+    f"1/30/18, 7:05{NNBSP}PM - Pat Lee-Wong: Eiffel Tower",
+    "Paris, France",
+    "https://maps.google.com/?q=48.8584,2.2945",
+    f"1/30/18, 7:06{NNBSP}PM - +91 70592 29103 changed to +91 70592 29104",
+    f"1/30/18, 7:07{NNBSP}PM - Pat Lee-Wong changed their phone number to a new number. Tap to message or add the new number.",
+    f"1/30/18, 7:08{NNBSP}PM - Your security code with Sam changed. Tap to learn more.",
+    f"1/30/18, 7:09{NNBSP}PM - Sam removed Pat Lee-Wong",
+    f"1/30/18, 7:10{NNBSP}PM - +91 70592 29104 left",
+    f"1/30/18, 7:11{NNBSP}PM - Sam: This message was deleted by admin Sam",
+    f"1/30/18, 7:12{NNBSP}PM - Sam: Missed video call",
+])
+IOS_FR = "\r\n".join([
+    "[3/27/22 21:41:35] Léa: Bonjour",
+    f"{LRM}[3/27/22 21:41:40] Léa: {LRM}image absente",
+    f"{LRM}[3/27/22 21:41:50] Hugo: {LRM}Ce message a été supprimé.",
+    f"{LRM}[3/27/22 21:42:00] Hugo: {LRM}Vous avez supprimé ce message.",
+    f"[3/27/22 21:43:00] Léa: {LRM}Localisation: https://maps.google.com/?q=48.85,2.35",
+    "[3/28/22 08:00:00] Léa: à demain",
+]) + "\r\n"
+ANDROID_PT_BR = "\n".join([
+    "27/03/2022 21:41 - Ana: Olá",
+    "27/03/2022 21:42 - Ana: <Mídia omitida>",
+    "27/03/2022 21:43 - João: Esta mensagem foi apagada",
+    "27/03/2022 21:44 - João: DOC-20220327-WA0001.pdf (arquivo anexado)",
+    "27/03/2022 21:45 - João: novo texto <Esta mensagem foi editada>",
+])
+ANDROID_IT = "\n".join([
+    "27/03/22, 21:41 - I messaggi e le chiamate sono crittografati end-to-end.",
+    "27/03/22, 21:41 - Marco: Ciao",
+    "27/03/22, 21:42 - Marco: <Media omessi>",
+    "27/03/22, 21:43 - Giulia: Questo messaggio è stato eliminato",
+    "27/03/22, 21:44 - Giulia: Posizione: https://maps.google.com/?q=45.46,9.19",
+])
+
 FIXTURES = {
     # name: (upload name, text, media, date order, platform)
     "ios_en_us": ("WhatsApp Chat - Q4 pricing.zip", IOS_EN_US, IOS_EN_US_MEDIA, "mdy", "ios"),
@@ -111,6 +152,11 @@ FIXTURES = {
     "ios_de": ("WhatsApp Chat - Jörg.zip", IOS_DE, {}, "dmy", "ios"),
     "ios_old": ("WhatsApp Chat - Old.zip", IOS_OLD, {}, "mdy", "ios"),
     "ios_en_gb": ("WhatsApp Chat - John.zip", IOS_EN_GB_NO_COMMA, {}, "dmy", "ios"),
+    "android_en_us": ("WhatsApp Chat with Deal room.zip", ANDROID_EN_US, {}, "mdy", "android"),
+    "ios_fr": ("WhatsApp Chat - Léa.zip", IOS_FR, {}, "mdy", "ios"),
+    "android_pt_br": ("Conversa do WhatsApp com Ana.zip", ANDROID_PT_BR, {"DOC-20220327-WA0001.pdf": b"%PDF-1.4 fake"},
+                      "dmy", "android"),
+    "android_it": ("Chat WhatsApp con Marco.zip", ANDROID_IT, {}, "dmy", "android"),
 }
 
 

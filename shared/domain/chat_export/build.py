@@ -114,7 +114,8 @@ def build_item(entry: Entry, ctx: Context, *, item_id: str, files: Callable[[str
         sender = SYSTEM  # iOS attributes it to the chat's name; it is WhatsApp's line, not a person's
     elif entry.author is None:
         actor = plain(kind.detail.get("actor") or "")
-        sender = person(actor, ctx) if actor and (actor.lower() in _YOU or actor in ctx.authors) else SYSTEM
+        known = actor and (actor.lower() in _YOU or actor in ctx.authors or is_phone_like(actor))
+        sender = person(actor, ctx) if known else SYSTEM
     else:
         sender = person(entry.author, ctx)
     others = [person(a, ctx) for a in ctx.authors]
