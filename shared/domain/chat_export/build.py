@@ -29,6 +29,7 @@ _YOU = {"you", "du", "tú", "vous", "você", "tu", "jij", "u", "sie"}
 _KIND_BY_PREFIX = (("IMG", "image"), ("PHOTO", "image"), ("VID", "video"), ("VIDEO", "video"), ("PTT", "voice"),
                    ("AUD", "audio"), ("AUDIO", "audio"), ("STK", "sticker"), ("STICKER", "sticker"), ("GIF", "video"))
 _SEQ = re.compile(r"^\d{8}-")
+_MIME = mimetypes.MimeTypes()  # Python's built-in table only: the same type on every host (records are deterministic)
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def content_type_of(file_name: str) -> str:
         return "audio/ogg"
     if file_name.lower().endswith(".vcf"):
         return "text/vcard"
-    return mimetypes.guess_type(file_name, strict=False)[0] or "application/octet-stream"
+    return _MIME.guess_type(file_name, strict=False)[0] or "application/octet-stream"
 
 
 def person(author: str, ctx: Context) -> dict:
