@@ -128,6 +128,11 @@ class ExportArchive:
                 texts.append(info)
             else:
                 self._media.setdefault(info.filename.rsplit("/", 1)[-1], info)
+        if not texts:  # a file name in a language we do not know: the largest .txt at the top level
+            loose = [i for i in self._media.values() if i.filename.lower().endswith(".txt") and "/" not in i.filename]
+            if loose:
+                texts = [max(loose, key=lambda i: i.file_size)]
+                self._media.pop(texts[0].filename, None)
         if not texts:
             raise ExportRejected(f"{self.upload_name} holds no chat text (_chat.txt or 'WhatsApp Chat with ....txt'); "
                                  "is it a WhatsApp 'Export chat' zip?")

@@ -301,3 +301,10 @@ def test_a_feed_items_own_source_or_provenance_fields_never_reject_it():
             "sender": {"phone": "+447700900123", "owner_verified": "yes"}}
     item = parse_item({**base, "source": {"vendor": 1}, "provenance": ["x"]})
     assert (item.source, item.provenance, item.sender.owner_verified) == (None, None, None)
+
+
+def test_a_chat_text_named_in_an_unknown_language_is_still_found(app, tmp_path):
+    text = "12.03.2022, 14:08 - Иван: Привет\n12.03.2022, 14:09 - Иван: как дела\n"
+    path = _write(tmp_path, "Чат WhatsApp с Иван.zip", _zip([("Чат WhatsApp с Иван.txt", text.encode())]))
+    report = app.import_export(path, owner=OWNER, chat="Иван")
+    assert report.records == 2 and report.chat == "Иван"
