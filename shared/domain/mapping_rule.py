@@ -90,6 +90,8 @@ def addresses_to_check(item: Item, mapping: MappingFile, region: str) -> set[str
         address, _ = _email_property(participant)
         if address:
             wanted.add(address)
+        if participant.owner_verified and address:
+            wanted.add(address)  # the import's owner: looked up whatever the email-property policy says
     return wanted
 
 
