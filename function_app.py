@@ -50,3 +50,11 @@ def verify_evidence(timer: func.TimerRequest) -> None:
     """Weekly: recompute the last 7 days' evidence hashes and chain and check every copy in Graph;
     a mismatch logs archiver.evidence.verify.failed (alerted) and fails the run."""
     archiver().verify_recent()
+
+
+@app.blob_trigger(arg_name="blob", path=names.IMPORTS + "/{name}", connection=names.STORAGE_CONNECTION,
+                  source=func.BlobSource.EVENT_GRID)
+def import_export(blob: func.InputStream) -> None:
+    """A WhatsApp "Export chat" file dropped at imports/{owner mailbox}/...: parse, store and queue its
+    messages, write the import report beside it (Flex Consumption: Event Grid based blob trigger)."""
+    archiver().import_uploaded(blob.name or "")

@@ -49,6 +49,12 @@ param defaultPhoneRegion string = 'US'
 @description('IANA time zone shown beside UTC in the records.')
 param displayTimezone string = 'UTC'
 
+@description('IANA time zone assumed for the wall-clock times of WhatsApp "Export chat" files (EXPORT_TIMEZONE).')
+param exportTimezone string = 'UTC'
+
+@description('Create the Event Grid subscription that runs import_export for files dropped in imports/. Deploy once with false, publish the code (the blobs_extension key exists only then), then deploy again with true.')
+param importsSubscription bool = false
+
 @description('Transcript mode: one record per conversation per capture day per mailbox instead of one per item.')
 param transcriptMode bool = false
 
@@ -237,11 +243,23 @@ module functionApp 'modules/functionapp.bicep' = {
     mappingBlob: mappingBlob
     graphEndpoint: graphEndpoint
     extraAppSettings: extraAppSettings
+    exportTimezone: exportTimezone
     tags: tags
   }
   dependsOn: [
     rbac
   ]
+}
+
+module imports 'modules/imports.bicep' = {
+  name: 'imports'
+  params: {
+    location: location
+    storageAccountName: storage.outputs.name
+    functionAppName: functionApp.outputs.name
+    subscribe: importsSubscription
+    tags: tags
+  }
 }
 
 module alerts 'modules/alerts.bicep' = {

@@ -10,6 +10,7 @@
     python -m shared init-storage            create the containers, queues and tables
     python -m shared verify [--date D | --from A --to B] [--graph]
                                              check the evidence manifests, storage and (--graph) the mailboxes
+    python -m shared import-export PATH --owner MAILBOX   archive a WhatsApp "Export chat" zip/.txt
 
 Settings come from the environment (see local.settings.example.json).
 """
@@ -134,6 +135,16 @@ def cmd_verify(args) -> int:
         app.close()
 
 
+def cmd_import_export(args) -> int:
+    from shared.cli.import_export import main
+
+    app = _archiver()
+    try:
+        return main(app, args)
+    finally:
+        app.close()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m shared", description="WhatsApp archiver for Microsoft 365")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level (never message content)")
@@ -181,6 +192,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--graph", action="store_true",
                    help="also ask Graph that every copy is in its mailbox's archive folder with its archive id and sent time")
     p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("import-export", help="archive a WhatsApp 'Export chat' zip or .txt (then `run` delivers it)")
+    p.add_argument("path", help="the export: 'WhatsApp Chat - X.zip', 'WhatsApp Chat with X.txt', ...")
+    p.add_argument("--owner", required=True, help="mailbox of the employee who exported the chat (gets every record)")
+    p.add_argument("--owner-name", help="the owner's display name in the file (default: detected from 'You deleted ...')")
+    p.add_argument("--timezone", help="IANA zone of the phone's clock (default EXPORT_TIMEZONE)")
+    p.add_argument("--date-order", choices=["auto", "dmy", "mdy", "ymd"], default="auto")
+    p.add_argument("--chat", help="the chat's name (default: from the file name)")
+    p.add_argument("--json", action="store_true", help="print the import report as one JSON object")
+    p.set_defaults(func=cmd_import_export)
     return parser
 
 

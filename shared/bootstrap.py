@@ -269,6 +269,35 @@ class Archiver:
                                    "were removed, or no report has run; run python -m shared report --date D")
         return result
 
+    # ---------------------------------------------------------------- chat-export imports (issue 10)
+    def open_export(self, path, upload_name: str | None = None):
+        from shared.adapters.chat_export_zip import ExportArchive, ZipLimits
+
+        s = self.settings
+        limits = ZipLimits(max_entries=s.import_max_entries, max_total_bytes=s.import_max_total_bytes,
+                           max_file_bytes=s.import_max_file_bytes, max_ratio=s.import_max_ratio)
+        return ExportArchive(path, limits, upload_name=upload_name)
+
+    def import_export(self, path, *, owner: str, upload_name: str | None = None, store_upload: bool = True, **options):
+        """An export file on disk: kept under imports/{owner}/, parsed, items stored raw and queued, report beside it."""
+        from shared.pipeline import chat_import_job
+
+        return chat_import_job.run_import(self._import_deps(), path, owner=owner, upload_name=upload_name,
+                                          store_upload=store_upload, **options)
+
+    def import_uploaded(self, blob_name: str):
+        """The import_export Function: an export dropped at imports/{owner mailbox}/...; None when nothing to do."""
+        from shared.pipeline import chat_import_job
+
+        return chat_import_job.run_uploaded(self._import_deps(), blob_name)
+
+    def _import_deps(self):
+        from shared.pipeline.chat_import_job import ImportDeps
+
+        return ImportDeps(blobs=self.blobs, queues=self.queues, tracking=self.tracking, open_export=self.open_export,
+                          region=self.settings.default_phone_region, zone=self.settings.export_timezone,
+                          traceparent=telemetry.current_traceparent)
+
     def close(self) -> None:
         for thing in (self._mailbox, self._directory, self._feed):
             close = getattr(thing, "close", None)

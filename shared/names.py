@@ -20,6 +20,8 @@ CONTAINERS = (RAW, ATTACHMENTS, MIME, CONFIG, REPORTS, REJECTED, UNMAPPED, LOCKS
 EVIDENCE = "evidence"  # daily hash-chained manifests: evidence/{date}.jsonl (+ .s1.jsonl supplements)
 CONTAINERS += (EVIDENCE,)
 EVIDENCE_CONTAINERS = (RAW, ATTACHMENTS, MIME, EVIDENCE)  # under the immutability policy (infra/modules/storage.bicep)
+IMPORTS = "imports"  # WhatsApp "Export chat" uploads: imports/{owner mailbox}/..., reports beside them
+CONTAINERS = (*CONTAINERS, IMPORTS)
 
 # Queues (the Functions host adds "-poison" after maxDequeueCount failed attempts)
 ITEMS_QUEUE = "items"

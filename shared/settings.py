@@ -100,6 +100,13 @@ class Settings(BaseSettings):
     # --- Evidence ---------------------------------------------------------------------------
     verify_schedule: str = Field(default="0 0 7 * * 0", validation_alias="VERIFY_SCHEDULE",
                                  description="NCRONTAB of the verify_evidence timer (weekly, Sunday 07:00 UTC).")
+    # --- Chat-export imports (issue 10) -----------------------------------------------------
+    export_timezone: str = Field(default="UTC", validation_alias="EXPORT_TIMEZONE",
+                                 description="IANA zone of the wall-clock times in WhatsApp export files.")
+    import_max_entries: int = Field(default=20_000, ge=1, le=1_000_000, validation_alias="IMPORT_MAX_ENTRIES")
+    import_max_total_bytes: int = Field(default=8 * 1024 * MiB, ge=1 * MiB, validation_alias="IMPORT_MAX_TOTAL_BYTES")
+    import_max_file_bytes: int = Field(default=2 * 1024 * MiB, ge=1 * MiB, validation_alias="IMPORT_MAX_FILE_BYTES")
+    import_max_ratio: int = Field(default=200, ge=2, le=10_000, validation_alias="IMPORT_MAX_RATIO")
 
     # --- Validation -------------------------------------------------------------------------
     @field_validator("feed_base_url", "graph_endpoint")
@@ -146,6 +153,11 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"expected an IANA time zone such as 'Europe/London', got {value!r}") from None
         return value
+
+    @field_validator("export_timezone")
+    @classmethod
+    def _export_tz(cls, value: str) -> str:
+        return cls._tz(value)
 
     @field_validator("archive_folder_name")
     @classmethod

@@ -21,7 +21,7 @@ def bindings() -> dict[str, list[dict]]:
 
 def test_the_functions_are_registered():
     assert set(bindings()) == {"pull_delta", "convert_item", "deliver_item", "build_transcripts", "daily_report",
-                               "verify_evidence"}
+                               "verify_evidence", "import_export"}
 
 
 def test_timers_read_their_schedule_from_settings_and_never_fire_on_startup():
@@ -48,3 +48,11 @@ def test_host_json_retries_then_poisons_and_reads_base64():
     from shared.bootstrap import host_queue_settings
 
     assert host_queue_settings()["maxDequeueCount"] == 5
+
+
+def test_import_export_is_an_event_grid_blob_trigger_on_the_imports_container():
+    (binding,) = bindings()["import_export"]
+    assert binding["type"] == "blobTrigger"
+    assert binding["path"] == names.IMPORTS + "/{name}"
+    assert binding["source"] == "EventGrid"  # Flex Consumption supports no other blob trigger
+    assert binding["connection"] == names.STORAGE_CONNECTION

@@ -109,6 +109,9 @@ param maximumInstanceCount int = 40
 ])
 param instanceMemoryMB int = 2048
 
+@description('IANA time zone assumed for WhatsApp "Export chat" files (EXPORT_TIMEZONE).')
+param exportTimezone string = 'UTC'
+
 @description('More app settings, as [{ name, value }] (names the code reads; see local.settings.example.json).')
 param extraAppSettings array = []
 
@@ -147,6 +150,8 @@ var appSettings = [
   { name: 'DISPLAY_TIMEZONE', value: displayTimezone }
   { name: 'TRANSCRIPT_MODE', value: transcriptMode ? 'true' : 'false' }
   { name: 'REPORT_RETENTION_DAYS', value: string(reportRetentionDays) }
+  // Chat-export imports (import_export, blob trigger on imports/).
+  { name: 'EXPORT_TIMEZONE', value: exportTimezone }
 ]
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {

@@ -74,6 +74,7 @@ var containerNames = [
   'unmapped'
   'locks'
   'evidence'
+  'imports'
 ]
 // Containers holding evidence: version-level immutability + time-based retention (names.EVIDENCE_CONTAINERS).
 var evidenceContainerNames = [

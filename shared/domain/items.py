@@ -31,6 +31,7 @@ from pydantic import (
     StrictInt,
     StrictStr,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -80,6 +81,14 @@ class Participant(_Model):
     name: StrictStr | None = None
     email: StrictStr | None = None
     user_id: StrictStr | None = None
+    # Chat-export imports only: the admin named this participant's ``email`` as the exporting
+    # employee with ``--owner``. Honoured only for items the import stored (see mapping_rule).
+    owner_verified: bool | None = None
+
+    @field_validator("owner_verified", mode="before")
+    @classmethod
+    def _lenient_flag(cls, value):
+        return value if isinstance(value, bool) else None  # a feed's own field of that name never rejects an item
 
     @model_validator(mode="after")
     def _phone_or_user_id(self) -> "Participant":
@@ -150,6 +159,24 @@ class Item(_Model):
     emoji: StrictStr | None = None
     call: Call | None = None
     event: Event | None = None
+    # Additive (not in feed contract v1): where the item came from, and how it was read
+    # (chat exports: platform, date order, time zone assumed, markers). Shown in the record.
+    # Values: feed, whatsapp_cloud_api, chat_export. Lenient: a provider's own fields of these names
+    # (other values, other shapes) are dropped, never a reason to reject an item.
+    source: str | None = None
+    provenance: dict[str, str] | None = None
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _lenient_source(cls, value):
+        return value if isinstance(value, str) else None
+
+    @field_validator("provenance", mode="before")
+    @classmethod
+    def _lenient_provenance(cls, value):
+        if isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            return value
+        return None
 
     @model_validator(mode="after")
     def _type_specific_fields(self) -> "Item":

@@ -26,7 +26,7 @@ from shared.domain.mapping_file import MappingFile, normalise_address
 from shared.domain.phones import participant_keys
 from shared.domain.directory import UserStatus
 
-Via = Literal["mapping_file", "email"]
+Via = Literal["mapping_file", "email", "import_owner"]
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,8 @@ def addresses_to_check(item: Item, mapping: MappingFile, region: str) -> set[str
         address, _ = _email_property(participant)
         if address:
             wanted.add(address)
+        if participant.owner_verified and address:
+            wanted.add(address)  # the import's owner: looked up whatever the email-property policy says
     return wanted
 
 
@@ -115,9 +117,22 @@ def _target(address: str, valid: dict[str, UserStatus]) -> tuple[str | None, str
 
 
 def map_participant(participant: Participant, mapping: MappingFile, valid: dict[str, UserStatus],
-                    region: str) -> ParticipantMapping:
-    """Apply the rule to one participant: mapping file, then the email property, then no copy."""
+                    region: str, trust_owner: bool = False) -> ParticipantMapping:
+    """Apply the rule to one participant: mapping file, then the email property, then no copy.
+
+    ``trust_owner`` (chat-export imports only, decided by the caller from where the item was
+    stored): a participant marked ``owner_verified`` maps to its ``email``, the mailbox the admin
+    named with ``--owner``, whatever the mapping file or the email-property policy say.
+    """
     keys = participant_keys(participant, region)
+    if trust_owner and participant.owner_verified:
+        address, absent = _email_property(participant)
+        if address:
+            mailbox, why = _target(address, valid)
+            if mailbox:
+                return ParticipantMapping(participant, keys, mailbox, "import_owner")
+            return ParticipantMapping(participant, keys, None, None, f"import owner {address} {why}")
+        return ParticipantMapping(participant, keys, None, None, f"import owner: {absent}")
     reasons: list[str] = []
     from_file = mapping.mailbox_for(keys)
     if from_file:
@@ -140,8 +155,9 @@ def map_participant(participant: Participant, mapping: MappingFile, valid: dict[
     return ParticipantMapping(participant, keys, None, None, "; ".join(reasons))
 
 
-def map_item(item: Item, mapping: MappingFile, valid: dict[str, UserStatus], region: str) -> ItemMapping:
+def map_item(item: Item, mapping: MappingFile, valid: dict[str, UserStatus], region: str,
+             trust_owner: bool = False) -> ItemMapping:
     """One ``ParticipantMapping`` per participant (sender, recipients, call participants)."""
-    people = [map_participant(p, mapping, valid, region) for p in item.participants]
+    people = [map_participant(p, mapping, valid, region, trust_owner) for p in item.participants]
     mailboxes = sorted({pm.mailbox for pm in people if pm.mailbox})
     return ItemMapping(participants=people, region=region, mailboxes=mailboxes)

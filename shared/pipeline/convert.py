@@ -171,9 +171,13 @@ def participant_labels(item: Item, region: str) -> list[str]:
     return sorted(set(out))
 
 
-def map_participants(item: Item, *, mapping: MappingFile, directory: Directory, region: str) -> ItemMapping:
+IMPORT_RAW_PREFIX = "imports/"  # raw blobs only `import-export` writes (pull writes raw/{YYYY-MM-DD}/...)
+
+
+def map_participants(item: Item, *, mapping: MappingFile, directory: Directory, region: str,
+                     trust_owner: bool = False) -> ItemMapping:
     valid = {address: directory.lookup(address) for address in sorted(addresses_to_check(item, mapping, region))}
-    return map_item(item, mapping, valid, region)
+    return map_item(item, mapping, valid, region, trust_owner)
 
 
 def convert_item(
@@ -203,7 +207,10 @@ def convert_item(
         log.warning("item %s rejected: %s", message.item_id, exc.reason)
         return ConvertOutcome("rejected", reason=exc.reason)
 
-    item_mapping = map_participants(item, mapping=mapping.get(), directory=directory, region=region)
+    # The owner named by the admin at import is trusted only on items the import itself stored:
+    # a feed cannot write under raw/imports/, so it cannot claim owner_verified.
+    item_mapping = map_participants(item, mapping=mapping.get(), directory=directory, region=region,
+                                    trust_owner=message.raw_blob.startswith(IMPORT_RAW_PREFIX))
     if item_mapping.unmapped:
         people = participant_labels(item, region)
         reasons = sorted({pm.reason for pm in item_mapping.participants if pm.reason})

@@ -79,6 +79,10 @@ class BlobStore:
     def url(self, container: str, name: str) -> str:
         return self._blob(container, name).url
 
+    def download_to(self, container: str, name: str, sink: BinaryIO) -> int:
+        """Stream a blob into ``sink`` (large uploads never sit in memory); the bytes written."""
+        return self._blob(container, name).download_blob(max_concurrency=2).readinto(sink)
+
     def list(self, container: str, prefix: str | None = None) -> Iterator[str]:
         for blob in self.service.get_container_client(container).list_blobs(name_starts_with=prefix):
             yield blob.name

@@ -92,6 +92,8 @@ def participant_text(p: Participant, resolved: ResolvedAddress, region: str) -> 
         bits.append(f"WhatsApp user id: {p.user_id}")
     if p.email is not None:
         bits.append(f"email property: {p.email}")
+    if p.owner_verified:
+        bits.append("the exporting employee, named by the admin at import")
     return "; ".join(bits)
 
 
@@ -181,6 +183,10 @@ def build_view(item: Item, *, sender: ResolvedAddress, recipients: list[Resolved
                                                          else " (received on the archived phone)")))
     facts.append(Fact("Item id", item.id))
     facts.append(Fact("Item type", item.type))
+    if item.source is not None:
+        facts.append(Fact("Source", item.source))
+    for key, value in (item.provenance or {}).items():
+        facts.append(Fact(key[:1].upper() + key[1:], value))
     if item.reply_to is not None:
         facts.append(_ref_fact("In reply to", item.reply_to))
     if item.forwarded is not None:

@@ -1,0 +1,88 @@
+"""From an export zip to records in the owner's mailbox on the local Graph server, exactly once."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from devtools.local_world import start_world
+from shared.cli.run import drain_all
+from tests.chat_export.fixtures import FIXTURES, JPG, make_zip
+from tests.e2e.oracle import FOLDER, archive_id
+
+OWNER = "exporter@contoso.com"
+
+
+@pytest.fixture
+def world(storage_connection):
+    with start_world(storage_connection=storage_connection,
+                     overrides={"DELIVERY_CLAIM_SECONDS": "5", "DEFAULT_PHONE_REGION": "GB"}) as w:
+        w.graph.add_user(OWNER, display_name="Exporter")
+        yield w
+
+
+def _landed(world, address=OWNER):
+    return world.graph.mailbox(address).get(FOLDER, [])
+
+
+def _zip(tmp_path, key: str, text: str | None = None):
+    upload, fixture_text, media, _order, platform = FIXTURES[key]
+    path = tmp_path / upload
+    path.write_bytes(make_zip(text if text is not None else fixture_text, media, platform=platform, chat="Client Acme"))
+    return path
+
+
+@pytest.mark.parametrize("key", sorted(FIXTURES))
+def test_an_export_lands_as_one_record_per_line_in_the_owners_mailbox(world, tmp_path, key):
+    app = world.archiver()
+    report = app.import_export(_zip(tmp_path, key), owner=OWNER, zone="Europe/London")
+    summary = drain_all(app, retry_delay_seconds=0.2)
+    messages = _landed(world)
+    assert summary.failed == 0 and summary.rejected == 0 and summary.unmapped == 0
+    assert len(messages) == report.records == summary.delivered
+    ids = [archive_id(m) for m in messages]
+    assert len(set(ids)) == len(ids)
+    for m in messages:
+        assert m["isRead"] is True and m["isDraft"] is False
+    app.close()
+
+
+def test_attachments_are_embedded_and_verified(world, tmp_path):
+    app = world.archiver()
+    app.import_export(_zip(tmp_path, "ios_en_us"), owner=OWNER)
+    drain_all(app, retry_delay_seconds=0.2)
+    hashes = {a["sha256"] for m in _landed(world) for a in m["attachments"]}
+    assert hashlib.sha256(JPG).hexdigest() in hashes
+    app.close()
+
+
+def test_importing_again_or_a_longer_export_adds_only_what_is_new(world, tmp_path):
+    app = world.archiver()
+    text = FIXTURES["android_en_gb"][1]
+    app.import_export(_zip(tmp_path, "android_en_gb"), owner=OWNER)
+    drain_all(app, retry_delay_seconds=0.2)
+    first = sorted(archive_id(m) for m in _landed(world))
+
+    app.import_export(_zip(tmp_path, "android_en_gb"), owner=OWNER)
+    again = drain_all(app, retry_delay_seconds=0.2)
+    assert again.delivered == 0 and sorted(archive_id(m) for m in _landed(world)) == first
+
+    longer = text + "\n25/03/2022, 10:00 - Alice Smith: one more\n25/03/2022, 10:01 - Alice Smith: and another"
+    app.import_export(_zip(tmp_path, "android_en_gb", longer), owner=OWNER)
+    later = drain_all(app, retry_delay_seconds=0.2)
+    now = sorted(archive_id(m) for m in _landed(world))
+    assert later.delivered == 2 and len(now) == len(first) + 2 and set(first) <= set(now)
+    app.close()
+
+
+def test_a_colleague_whose_phone_is_mapped_gets_the_records_too(world, tmp_path):
+    colleague = world.day.users[0]["address"]
+    world.upload_mapping(f"External User ID,Microsoft 365 User Mailbox\n+44 7123 456789,{colleague}\n".encode())
+    app = world.archiver()
+    app.import_export(_zip(tmp_path, "android_en_gb"), owner=OWNER)
+    drain_all(app, retry_delay_seconds=0.2)
+    mine = {archive_id(m) for m in _landed(world)}
+    theirs = {archive_id(m) for m in _landed(world, colleague)}
+    assert theirs and theirs <= mine  # every record of the chat reaches the owner; the mapped phone gets them too
+    app.close()
