@@ -88,7 +88,7 @@ def test_no_site_sets_ftps_state_and_the_checkov_skip_says_why():
     sites = [(path, name, config) for path, name, kind, config in _all_resources() if kind == "Microsoft.Web/sites"]
     assert sites
     for path, name, config in sites:
-        site_config = config["properties"].get("siteConfig", {})
+        site_config = config.get("properties", {}).get("siteConfig", {})  # an `existing` reference has none
         assert "ftpsState" not in site_config, (
             f"{path.name}:{name}: Flex Consumption rejects siteConfig.ftpsState (ARM BadRequest 51021); remove it")
     text = (bicep.MODULES / "functionapp.bicep").read_text()
@@ -224,7 +224,10 @@ def test_host_name_is_the_sites_default_host_name_not_built_from_the_app_name():
 def test_the_guide_states_how_long_versions_and_soft_delete_keep_blobs():
     params = bicep.module("storage")["parameters"]
     versions, soft_delete = params["previousVersionRetentionDays"]["default"], params["softDeleteDays"]["default"]
-    assert f"`retentionDays` + {versions} + {soft_delete}" in DEPLOY_GUIDE, (
-        "docs/deploy.md must state the real retention (retentionDays + version retention + soft delete)")
-    default_total = bicep.main()["parameters"]["retentionDays"]["default"] + versions + soft_delete
-    assert f"{default_total} days with the defaults" in DEPLOY_GUIDE
+    assert f"`previousVersionRetentionDays` ({versions})" in DEPLOY_GUIDE, (
+        "docs/deploy.md must state how long previous versions of overwritten blobs are kept")
+    assert f"**`max(retentionDays, immutabilityDays)` + {soft_delete}** days" in DEPLOY_GUIDE, (
+        "docs/deploy.md must state the real retention of evidence (the later of the two periods + soft delete)")
+    main = bicep.main()["parameters"]
+    default_total = max(main["retentionDays"]["default"], main["immutabilityDays"]["default"]) + soft_delete
+    assert f"{default_total:,} days with the defaults" in DEPLOY_GUIDE
