@@ -305,7 +305,7 @@ def verify(*, store: ManifestStore, hasher: BlobHasher, first: str | None = None
         verdict = DayVerdict(day=d, manifests=sorted(by_day.get(d, []), key=lambda n: ev.parse_manifest_name(n)[1]))
         seen: set[tuple[str, str, str]] = set()
 
-        def add(found: list[ev.Finding]) -> None:
+        def add(found: list[ev.Finding], seen=seen, verdict=verdict) -> None:
             for f in found:
                 if (f.kind, f.subject, f.detail) not in seen:
                     seen.add((f.kind, f.subject, f.detail))

@@ -159,7 +159,7 @@ def trend_svg(points: list[tuple[str, dict | None]]) -> str:
     for i, (day, _fig) in enumerate(points):
         if i % 7 == (len(points) - 1) % 7:
             parts.append(f'<text x="{x(i):.1f}" y="{_H - 8}" font-size="11" text-anchor="middle" fill="#555">{e(day[5:])}</text>')
-    for key, label, colour in TREND:
+    for key, _label, colour in TREND:
         run: list[str] = []
         segments = []
         for i, (_day, fig) in enumerate(points):
@@ -178,7 +178,7 @@ def trend_svg(points: list[tuple[str, dict | None]]) -> str:
             else:
                 parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{" ".join(seg)}"/>')
     lx = _LEFT
-    for key, label, colour in TREND:
+    for _key, label, colour in TREND:
         parts.append(f'<rect x="{lx}" y="{_H + 8}" width="12" height="4" fill="{colour}"/>'
                      f'<text x="{lx + 16}" y="{_H + 14}" font-size="12" fill="#222">{e(label)}</text>')
         lx += 110

@@ -66,7 +66,6 @@ def test_pull_success_record_is_what_the_no_pull_alert_counts(caplog):
     messages = {r.getMessage() for r in caplog.records}
     assert "archiver.pull.succeeded" in messages
     assert 'message == "archiver.pull.succeeded"' in query(ALERTS, "noPullQuery")
-    rule = ALERTS["resources"]["noPullAlert"]["config"]["properties"]
     assert "ago(26h)" in query(ALERTS, "noPullQuery"), "the no-pull alert fires 26 hours after the last success"
 
 
