@@ -94,6 +94,21 @@ param operatorPrincipalId string = ''
 ])
 param operatorPrincipalType string = 'User'
 
+@description('WhatsApp Cloud API webhooks (issue 9): capture WhatsApp Business numbers from Meta\'s webhooks. Off by default.')
+param whatsappEnabled bool = false
+
+@secure()
+@description('Meta app\'s App Secret (WHATSAPP_APP_SECRET). May stay empty here and be set in Key Vault afterwards.')
+param whatsappAppSecret string = ''
+
+@secure()
+@description('Webhook verify token (WHATSAPP_VERIFY_TOKEN): any random string, typed again in the Meta app\'s Webhooks page.')
+param whatsappVerifyToken string = ''
+
+@secure()
+@description('System-user access token for media downloads (WHATSAPP_ACCESS_TOKEN).')
+param whatsappAccessToken string = ''
+
 @description('Tags for every resource.')
 param tags object = {
   workload: 'whatsapp-archiver'
@@ -193,10 +208,12 @@ module functionApp 'modules/functionapp.bicep' = {
     transcriptSchedule: transcriptSchedule
     reportRetentionDays: reportRetentionDays
     maximumInstanceCount: maximumInstanceCount
+    whatsappEnabled: whatsappEnabled
     tags: tags
   }
   dependsOn: [
     rbac
+    whatsapp
   ]
 }
 
@@ -209,6 +226,21 @@ module alerts 'modules/alerts.bicep' = {
     appInsightsId: monitoring.outputs.appInsightsId
     workspaceId: monitoring.outputs.workspaceId
     deliveryFailureThreshold: deliveryFailureThreshold
+    tags: tags
+  }
+}
+
+module whatsapp 'modules/whatsapp.bicep' = if (whatsappEnabled) {
+  name: 'whatsapp'
+  params: {
+    location: location
+    namePrefix: namePrefix
+    keyVaultName: keyVault.outputs.name
+    appSecret: whatsappAppSecret
+    verifyToken: whatsappVerifyToken
+    accessToken: whatsappAccessToken
+    appInsightsId: monitoring.outputs.appInsightsId
+    actionGroupId: alerts.outputs.actionGroupId
     tags: tags
   }
 }
@@ -243,3 +275,6 @@ output feedTokenSecretName string = feedTokenSecretName
 
 @description('Application Insights name (Logs, Transaction search, the workbook).')
 output appInsightsName string = monitoring.outputs.appInsightsName
+
+@description('WhatsApp webhooks: the callback URL to paste into the Meta app\'s Webhooks page (with the verify token).')
+output whatsappCallbackUrl string = 'https://${functionApp.outputs.defaultHostName}/api/whatsapp/webhook'

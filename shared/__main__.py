@@ -8,6 +8,7 @@
     python -m shared redrive                 move poison messages back to their queues
     python -m shared reprocess-unmapped      re-drive unmapped items after a mapping change
     python -m shared init-storage            create the containers, queues and tables
+    python -m shared webhook serve           serve Meta's webhook (GET/POST /api/whatsapp/webhook) without the host
 
 Settings come from the environment (see local.settings.example.json).
 """
@@ -122,6 +123,16 @@ def cmd_init_storage(args) -> int:
     return 0
 
 
+def cmd_webhook(args) -> int:
+    from shared.cli.webhook import serve
+
+    app = _archiver()
+    try:
+        return serve(app, args.host, args.port)
+    finally:
+        app.close()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m shared", description="WhatsApp archiver for Microsoft 365")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level (never message content)")
@@ -161,6 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("init-storage", help="create the containers, queues and tables")
     p.set_defaults(func=cmd_init_storage)
+
+    p = sub.add_parser("webhook", help="serve the WhatsApp Cloud API webhook without the Functions host")
+    p.add_argument("action", choices=["serve"])
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7071)
+    p.set_defaults(func=cmd_webhook)
     return parser
 
 

@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     storage_client_id: str | None = Field(default=None, validation_alias="AzureWebJobsStorage__clientId")
 
     # --- Capture feed ----------------------------------------------------------------------
-    feed_base_url: str = Field(default="http://127.0.0.1:7071/feed", validation_alias="FEED_BASE_URL")
+    feed_base_url: str | None = Field(default=None, validation_alias="FEED_BASE_URL")  # unset: no feed, the pull does nothing
     feed_token: SecretStr = Field(default=SecretStr(""), validation_alias="FEED_TOKEN")
     feed_page_size: int = Field(default=500, ge=1, le=1000, validation_alias="FEED_PAGE_SIZE")
     feed_timeout_seconds: float = Field(default=60.0, gt=0, le=600, validation_alias="FEED_TIMEOUT_SECONDS")
@@ -95,10 +95,24 @@ class Settings(BaseSettings):
     report_retention_days: int = Field(default=90, ge=1, le=3650, validation_alias="REPORT_RETENTION_DAYS")
     report_full_numbers: bool = Field(default=False, validation_alias="REPORT_FULL_NUMBERS")
 
+    # --- WhatsApp Business Platform webhooks (issue 9; all three secrets or none) -------------
+    whatsapp_app_secret: SecretStr = Field(default=SecretStr(""), validation_alias="WHATSAPP_APP_SECRET")
+    whatsapp_verify_token: SecretStr = Field(default=SecretStr(""), validation_alias="WHATSAPP_VERIFY_TOKEN")
+    whatsapp_access_token: SecretStr = Field(default=SecretStr(""), validation_alias="WHATSAPP_ACCESS_TOKEN")
+    whatsapp_graph_base_url: str = Field(default="https://graph.facebook.com/v26.0", validation_alias="WHATSAPP_GRAPH_BASE_URL")
+    whatsapp_max_body_bytes: int = Field(default=4 * MiB, ge=64 * 1024, le=64 * MiB, validation_alias="WHATSAPP_MAX_BODY_BYTES")
+
     # --- Validation -------------------------------------------------------------------------
-    @field_validator("feed_base_url", "graph_endpoint")
+    @field_validator("feed_base_url", mode="before")
     @classmethod
-    def _http_url(cls, value: str, info) -> str:
+    def _blank_is_unset(cls, value):
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("feed_base_url", "graph_endpoint", "whatsapp_graph_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None, info) -> str | None:
+        if value is None:
+            return None
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"expected an absolute http(s) URL, got {value!r}")
@@ -160,10 +174,32 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _whatsapp_group(self) -> "Settings":
+        group = {"WHATSAPP_APP_SECRET": self.whatsapp_app_secret, "WHATSAPP_VERIFY_TOKEN": self.whatsapp_verify_token,
+                 "WHATSAPP_ACCESS_TOKEN": self.whatsapp_access_token}
+        missing = [name for name, value in group.items() if not value.get_secret_value().strip()]
+        if 0 < len(missing) < len(group):
+            raise ValueError(
+                f"the WhatsApp webhook settings go together: {', '.join(sorted(set(group) - set(missing)))} "
+                f"is set but {', '.join(missing)} is not. Set all three (App Secret from the Meta app's Basic settings, "
+                "the verify token you typed in its Webhooks page, a system-user access token for media) or none "
+                "(the webhook is then off)"
+            )
+        return self
+
     # --- Derived ----------------------------------------------------------------------------
     @property
     def graph_is_loopback(self) -> bool:
         return is_loopback_url(self.graph_endpoint)
+
+    @property
+    def feed_configured(self) -> bool:
+        return bool(self.feed_base_url)
+
+    @property
+    def whatsapp_enabled(self) -> bool:
+        return bool(self.whatsapp_app_secret.get_secret_value())
 
     @property
     def mapping_container(self) -> str:

@@ -35,6 +35,7 @@ from opentelemetry.propagate import extract, inject
 log = logging.getLogger(__name__)
 report_log = logging.getLogger("archiver.report")
 pull_log = logging.getLogger("archiver.pull")
+whatsapp_log = logging.getLogger("archiver.whatsapp")
 
 _configured = False
 _lock = threading.Lock()
@@ -170,3 +171,12 @@ def report_figures(report_date: str, figures: dict) -> None:
 
 def pull_succeeded(run_id: str, items: int, windows: int) -> None:
     pull_log.info("archiver.pull.succeeded", extra={"run_id": run_id, "items": items, "windows": windows})
+
+
+def capture_gap(*, number: str, event: str, reason: str, since: str, stopped: bool) -> None:
+    """WhatsApp capture stopped (or resumed) for a business number: one log record the capture-gap alert in
+    infra/ queries (traces where message == 'archiver.whatsapp.capture_gap' and stopped), and a counter.
+    ``number`` comes masked; no content."""
+    whatsapp_log.warning("archiver.whatsapp.capture_gap", extra={"wa_number": number, "wa_event": event,
+                                                                  "wa_reason": reason, "wa_since": since, "stopped": stopped})
+    count("whatsapp", "capture_stopped" if stopped else "capture_resumed")

@@ -57,12 +57,15 @@ var containerNames = [
   'rejected'
   'unmapped'
   'locks'
+  'webhooks'
 ]
 var queueNames = [
   'items'
   'deliveries'
   'items-poison'
   'deliveries-poison'
+  'webhooks'
+  'webhooks-poison'
 ]
 var tableNames = [
   'checkpoints'
@@ -70,6 +73,7 @@ var tableNames = [
   'directorycache'
   'tracking'
   'mailboxbudget'
+  'whatsappstate'
 ]
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {

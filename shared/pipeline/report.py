@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from shared import names
 from shared.domain.masking import mask_number
+from shared.pipeline import whatsapp_report
 
 OUTCOMES = ("imported", "partial", "skipped", "failed", "pending")
 
@@ -46,6 +47,7 @@ class Report:
     attachments_corrupt: int = 0
     runs: list[dict] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    whatsapp: dict = field(default_factory=dict)  # WhatsApp webhooks section (issue 9); empty when none came
 
     @property
     def invariant_holds(self) -> bool:
@@ -83,7 +85,7 @@ def _mask_list(values: str, full: bool) -> str:
 
 
 def build_report(report_date: str, rows: list[dict], runs: list[dict], *, full_numbers: bool = False,
-                 now: datetime | None = None) -> Report:
+                 now: datetime | None = None, whatsapp_gaps: list[dict] = ()) -> Report:
     report = Report(date=report_date, generated_at=(now or datetime.now(timezone.utc)).isoformat(timespec="seconds"))
     report.runs = sorted(
         ({k: r.get(k) for k in ("RowKey", "status", "started", "finished", "items", "windows", "last_window_end", "error")}
@@ -129,18 +131,19 @@ def build_report(report_date: str, rows: list[dict], runs: list[dict], *, full_n
                                                row.get("mailbox", ""), row.get("stage", "deliver"),
                                                f"{outcome}: {row.get('reason') or ('still queued' if outcome == 'pending' else '')}"))
     report.problems.sort(key=lambda p: (p.stage, p.item_id, p.mailbox))
+    report.whatsapp = whatsapp_report.build_section(rows, list(whatsapp_gaps), full_numbers=full_numbers)
     return report
 
 
 def summary_line(r: Report) -> str:
     if r.empty:
-        return f"{r.date}: no items were available from the capture feed for this day."
+        return f"{r.date}: no items were available from the capture feed for this day." + whatsapp_report.summary_suffix(r.whatsapp)
     waiting = f", {r.staged} items waiting for their day's transcript" if r.staged else ""
     state = "complete" if r.complete else f"IN PROGRESS ({r.pending} copies still queued{waiting})"
     check = "holds" if r.invariant_holds else "DOES NOT HOLD"
     return (f"{r.date}: {r.items_available} items from the feed, {r.copies} copies to import; {r.imported} imported, "
             f"{r.partial} partially imported, {r.skipped} skipped as duplicates, {r.failed} failed; {r.rejected} rejected, "
-            f"{r.unmapped} unmapped; invariant {check}; {state}.")
+            f"{r.unmapped} unmapped; invariant {check}; {state}.") + whatsapp_report.summary_suffix(r.whatsapp)
 
 
 def render_html(r: Report) -> str:
@@ -167,6 +170,7 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
 <h2>Figures</h2><table>{figures}</table>
 <p class="{'ok' if ok else 'bad'}">copies ({r.copies}) = imported ({r.imported}) + partial ({r.partial}) + skipped ({r.skipped})
  + failed ({r.failed}) + pending ({r.pending}): {'holds' if ok else 'DOES NOT HOLD: investigate before relying on this day'}</p>
+{whatsapp_report.render_section(r.whatsapp)}
 <h2>Pull runs</h2><table><tr><th>run</th><th>status</th><th>started</th><th>finished</th><th>items</th><th>error</th></tr>{runs}</table>
 <h2>Items that did not fully land ({len(r.problems)})</h2>
 <table><tr><th>item id</th><th>source participant</th><th>target mailbox</th><th>stage</th><th>reason</th></tr>{rows}</table>
