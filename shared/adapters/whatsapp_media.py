@@ -4,8 +4,7 @@
 2. ``GET url`` with the same bearer -> the bytes (the url lives 5 minutes: a 404 there asks step 1 again).
 A pre-signed ``url`` carried by the webhook itself is tried first.
 
-Errors are the Feed port's, so the pull's store-by-hash code (``pull._fetch_attachment``) handles media
-exactly like feed attachments:
+Errors are the Feed port's (the normaliser treats media failures as the pull treats feed attachment failures):
 
 - 404 on the media id (expired after 7 days, or unknown), more than 100 MB, 401/403 -> ``MediaUnavailable``
   (not retried: the record names the file as unavailable);
@@ -133,16 +132,3 @@ class WhatsAppMedia:
 
     def close(self) -> None:
         self._client.close()
-
-
-class MediaDownloads:
-    """The Feed port's ``download_attachment`` over WhatsApp media, for one normalised body's media refs."""
-
-    def __init__(self, media: WhatsAppMedia, refs: dict[str, tuple[str, str | None]]):
-        self.media, self.refs = media, refs  # attachment id -> (media id, pre-signed url or None)
-
-    def download_attachment(self, attachment_id: str, sink: BinaryIO) -> int:
-        if attachment_id not in self.refs:
-            raise MediaUnavailable(f"attachment {attachment_id}: the webhook named no media id for it")
-        media_id, url = self.refs[attachment_id]
-        return self.media.download(media_id, sink, url=url)

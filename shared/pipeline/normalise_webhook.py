@@ -23,18 +23,20 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
+from azure.core.exceptions import ResourceNotFoundError
+
 from shared import names
-from shared.adapters.whatsapp_media import MediaDownloads
 from shared.domain.items import ItemRejected, capture_day, parse_item
 from shared.domain.masking import mask_number
-from shared.domain.whatsapp.normalise import normalise_payload, pair_calls
+from shared.domain.whatsapp import CallEvent, MediaMismatch, MediaRef, complete_attachment, normalise_payload, pair_calls
 from shared.pipeline.messages import ItemMessage, item_key
 from shared.pipeline.ports import FeedError
-from shared.pipeline.pull import _fetch_attachment, _store_raw  # the pull's own raw store and store-by-hash code
+from shared.pipeline.pull import SPOOL_BYTES, _store_raw  # the pull's own raw-item store
 from shared.pipeline.webhook_intake import WebhookMessage
 
 log = logging.getLogger(__name__)
@@ -71,10 +73,6 @@ class BodyOutcome:
     notes: list[str] = field(default_factory=list)
 
 
-def _get(obj, name: str, default=None):
-    return obj.get(name, default) if isinstance(obj, dict) else getattr(obj, name, default)
-
-
 def _today() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%d")
 
@@ -103,57 +101,46 @@ def normalise_body(name: str, ports: WhatsAppPorts, *, received_hint: str | None
     body_key = hashlib.sha256(raw).hexdigest()[:16]
     try:
         result = normalise_payload(raw, received_at=received_at)
-    except Exception as exc:  # noqa: BLE001 - the normaliser is pure and should not raise; if it does, keep and count
+    except Exception as exc:  # noqa: BLE001 - the normaliser is pure and does not raise; if it ever does, keep and count
         log.error("webhook body %s: the normaliser raised %s; kept and counted as unknown", name, type(exc).__name__)
         _unknown(ports, report_date, body_key, 0, name, f"normaliser error: {type(exc).__name__}")
         out.unknown += 1
         ports.bodies.mark(name, "normalised", received_at)
         return out
 
-    for contact in _get(result, "contact_names", []) or []:
-        key, display = _contact_key_and_name(contact)
-        if key:
-            ports.state.set_contact_name(key, display)
-
-    refs: dict[str, list] = {}
-    for ref in _get(result, "media", []) or []:
-        refs.setdefault(_get(ref, "item_id"), []).append(ref)
-
-    for item in _get(result, "items", []) or []:
+    for contact in result.contact_names:
+        ports.state.set_contact_name(_participant_key(contact.phone), None if contact.action == "remove" else contact.name)
+    refs: dict[str, list[MediaRef]] = {}
+    for ref in result.media:
+        refs.setdefault(ref.item_id, []).append(ref)
+    for item in result.items:
         _queue_item(dict(item), refs.get(item.get("id"), []), ports, report_date=report_date, out=out)
-
-    events = list(_get(result, "call_events", []) or [])
-    if events:
-        _pair(ports, events, now=received_at, report_date=report_date, out=out)
-
-    for status in _get(result, "statuses", []) or []:
+    if result.call_events:  # pairing only here; calls left open are closed by the upkeep, against the real clock
+        out.calls += _pair(ports, list(result.call_events), now=received_at, report_date=report_date, out=out,
+                           close_after=timedelta.max)
+    for status in result.statuses:
         _status(ports, report_date, status)
         out.statuses += 1
-    for gap in _get(result, "capture_gaps", []) or []:
+    for gap in result.capture_gaps:
         _capture_gap(ports, report_date, gap, name)
         out.gaps += 1
-    for i, change in enumerate(_get(result, "unknown", []) or []):
-        _unknown(ports, report_date, body_key, i, name, _describe_unknown(change))
+    for i, unknown in enumerate(result.unknown):
+        what = f"{unknown.field or '-'} / {unknown.type or '-'} at {unknown.path}: {unknown.reason}"
+        _unknown(ports, report_date, body_key, i, name, what)
         out.unknown += 1
     ports.bodies.mark(name, "normalised", received_at)
     return out
 
 
 # --------------------------------------------------------------------------- items
-def _contact_key_and_name(contact) -> tuple[str | None, str | None]:
-    key = _get(contact, "phone") or _get(contact, "wa_id") or _get(contact, "user_id") or _get(contact, "key")
-    display = _get(contact, "name")
-    if _get(contact, "action") == "remove":
-        display = None
-    return (_participant_key(key) if key else None), display
-
-
 def _participant_key(value: str) -> str:
+    """Phone numbers by their digits (the address book and the messages write them differently); user ids as they are."""
     digits = "".join(c for c in value if c.isdigit())
-    return digits if digits and not value.upper().startswith(("US.", "CC.")) and "." not in value else value
+    return digits if digits and len(digits) >= 6 and not any(c.isalpha() for c in value) else value
 
 
 def _fill_names(item: dict, state) -> None:
+    """Contact names (the business phone's address book) as display names where the webhook gave none."""
     for person in [item.get("sender"), *(item.get("recipients") or [])]:
         if isinstance(person, dict) and not person.get("name"):
             key = person.get("phone") or person.get("user_id")
@@ -176,17 +163,65 @@ def _carry_original(item: dict, state, blobs) -> None:
     except ValueError:
         return
     text = data.get("text")
-    if text is None:
+    if not text:
         captions = [a.get("caption") for a in data.get("attachments") or [] if isinstance(a, dict) and a.get("caption")]
-        text = "\n".join(captions) if captions else None
+        text = "\n".join(captions) if captions else text
     if text is not None:
         item["original_text"] = text
     if item["type"] == "deletion" and not item.get("attachments") and data.get("attachments"):
         item["attachments"] = data["attachments"]  # already stored by hash: the deletion record shows the files
 
 
-def _queue_item(item: dict, refs: list, ports: WhatsAppPorts, *, report_date: str, out: BodyOutcome) -> None:
-    item_id = item.get("id") if isinstance(item.get("id"), str) and item.get("id") else f"invalid-{hashlib.sha256(json.dumps(item, sort_keys=True, default=str).encode()).hexdigest()[:16]}"
+def _stored_size(blobs, sha256: str) -> int | None:
+    try:
+        return int(blobs.service.get_blob_client(names.ATTACHMENTS, sha256).get_blob_properties().size)
+    except ResourceNotFoundError:
+        return None
+
+
+def _fetch_media(ports: WhatsAppPorts, item: dict, ref: MediaRef, attempts: int = 3) -> tuple[dict, str]:
+    """Download one file, check it against the declared sha256, store it by hash; (completed item, outcome).
+
+    Like the pull's ``_fetch_attachment``, but the hash may be unknown until the bytes are here and the size
+    is only known after the download (``complete_attachment`` puts both into the item)."""
+    size = _stored_size(ports.blobs, ref.sha256) if ref.sha256 else None
+    if size is not None:
+        return complete_attachment(item, ref, sha256=ref.sha256, size=size), "reused"
+    last = ""
+    for _ in range(attempts):
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as sink:
+            size = ports.media.download(ref.media_id, sink, url=ref.url)
+            sink.seek(0)
+            digest = hashlib.sha256()
+            for chunk in iter(lambda: sink.read(1024 * 1024), b""):
+                digest.update(chunk)
+            try:
+                completed = complete_attachment(item, ref, sha256=digest.hexdigest(), size=size, content_type=ref.mime_type)
+            except MediaMismatch:
+                last = f"got {size} bytes hashing to {digest.hexdigest()}"
+                continue
+            sink.seek(0)
+            ports.blobs.put(names.ATTACHMENTS, digest.hexdigest(), sink, content_type=ref.mime_type or "application/octet-stream",
+                            metadata={"attachment_id": ref.attachment_id[:256].encode("ascii", "replace").decode(),
+                                      "size": str(size)})
+            return completed, "fetched"
+    raise MediaCorrupt(f"media {ref.media_id} of item {ref.item_id}: expected sha256 {ref.sha256}, {last} after "
+                       f"{attempts} downloads; the record names it as unavailable")
+
+
+class MediaCorrupt(FeedError):
+    """The downloaded bytes never matched the declared sha256."""
+
+
+def _unavailable_note(item: dict, ref: MediaRef) -> dict:
+    """A file with no declared hash that could not be downloaded has no attachment entry: say so in the text."""
+    note = (f"[{ref.kind} {ref.filename or ''} ({ref.mime_type or 'unknown type'}, media id {ref.media_id}) could not be "
+            "downloaded from Meta; not archived]").replace("  ", " ")
+    return {**item, "text": "\n".join(t for t in (item.get("text"), note) if t)}
+
+
+def _queue_item(item: dict, refs: list[MediaRef], ports: WhatsAppPorts, *, report_date: str, out: BodyOutcome) -> None:
+    item_id = item["id"]
     key = item_key(item_id)
     row = ports.state.item(key)
     if row and row.get("queued"):
@@ -194,6 +229,18 @@ def _queue_item(item: dict, refs: list, ports: WhatsAppPorts, *, report_date: st
         return
     _fill_names(item, ports.state)
     _carry_original(item, ports.state, ports.blobs)
+    unavailable: list[str] = []
+    for ref in refs:
+        try:
+            item, outcome = _fetch_media(ports, item, ref)
+        except FeedError as exc:  # expired, too large, refused, wrong bytes after re-fetching, transient after retries
+            log.warning("whatsapp media %s of item %s not stored: %s", ref.media_id, item_id, type(exc).__name__)
+            unavailable.append(ref.attachment_id)
+            out.media_unavailable += 1
+            if not ref.declared_in_item:
+                item = _unavailable_note(item, ref)
+            continue
+        out.media_fetched += int(outcome == "fetched")
     try:
         parsed = parse_item(item)
         day = capture_day(parsed.captured_at)
@@ -201,18 +248,6 @@ def _queue_item(item: dict, refs: list, ports: WhatsAppPorts, *, report_date: st
         parsed, day = None, report_date  # stored and queued all the same: convert rejects it with the reason
     raw_blob, _changed = _store_raw(ports.blobs, item, key, day)
     ports.state.item_stored(key, raw_blob)
-    unavailable: list[str] = []
-    if parsed is not None:
-        downloads = MediaDownloads(ports.media, {_get(r, "attachment_id"): (_get(r, "media_id"), _get(r, "url")) for r in refs})
-        for attachment in parsed.all_attachments:
-            try:
-                outcome = _fetch_attachment(downloads, ports.blobs, attachment)
-            except FeedError as exc:  # expired, too large, refused, wrong bytes after re-fetching, transient after retries
-                log.warning("whatsapp media %s of item %s not stored: %s", attachment.id, item_id, type(exc).__name__)
-                unavailable.append(attachment.id)
-                out.media_unavailable += 1
-                continue
-            out.media_fetched += int(outcome == "fetched")
     ports.tracking.item(report_date, key, item_id=item_id, stage="pulled", run_id=RUN_ID, source=SOURCE,
                         item_type=parsed.type if parsed else "", corrupt_attachments=",".join(unavailable) or None)
     ports.queues.send(names.ITEMS_QUEUE, ItemMessage(item_id=item_id, raw_blob=raw_blob, report_date=report_date,
@@ -222,58 +257,53 @@ def _queue_item(item: dict, refs: list, ports: WhatsAppPorts, *, report_date: st
 
 
 # --------------------------------------------------------------------------- calls
-def _pair(ports: WhatsAppPorts, events: list, *, now: datetime, report_date: str, out: BodyOutcome | None = None) -> int:
-    open_calls = ports.state.open_calls()
-    paired = pair_calls(open_calls, events, now=now, close_after=CALL_CLOSE_AFTER)
-    items, still_open = _get(paired, "items", None), _get(paired, "open_calls", None)
-    if items is None and isinstance(paired, tuple):
-        items, still_open = paired[0], paired[1]
-    open_ids = {str(_get(c, "id") or _get(c, "call_id")) for c in still_open or []}
-    closed = [str(_get(c, "id") or _get(c, "call_id")) for c in open_calls if str(_get(c, "id") or _get(c, "call_id")) not in open_ids]
+def _pair(ports: WhatsAppPorts, events: list[CallEvent], *, now: datetime, report_date: str,
+          out: BodyOutcome | None = None, close_after: timedelta = CALL_CLOSE_AFTER) -> int:
+    open_calls = [CallEvent.from_dict(c) for c in ports.state.open_calls()]
+    if not open_calls and not events:
+        return 0
+    items, still_open = pair_calls(open_calls, events, now=now, close_after=close_after)
     sink = out or BodyOutcome()
-    for item in items or []:
-        _queue_item(dict(item), [], ports, report_date=report_date, out=sink)
-        sink.calls += 1
-    ports.state.save_open_calls([dict(c) if not isinstance(c, dict) else c for c in still_open or []], closed)
-    return len(items or [])
+    for item in items:
+        item = dict(item)
+        row = ports.state.item(item_key(item["id"]))
+        if row and row.get("queued") and row.get("call_open_closed"):
+            # its start was archived as 'end not captured' by the upkeep; the late end is a record of its own
+            item["id"] = f"{item['id']}.end"
+        _queue_item(item, [], ports, report_date=report_date, out=sink)
+        if not events:  # the upkeep: open calls are connects only, so each item is a call closed without its end
+            ports.state.call_closed_unfinished(item_key(item["id"]))
+    open_ids = {c.call_id for c in still_open}
+    ports.state.save_open_calls([c.to_dict() for c in still_open], [c.call_id for c in open_calls if c.call_id not in open_ids])
+    return len(items)
 
 
 # --------------------------------------------------------------------------- statuses, gaps, unknown
 def _status(ports: WhatsAppPorts, report_date: str, status) -> None:
-    sid, value = str(_get(status, "id", "")), str(_get(status, "status", ""))
-    errors = _get(status, "errors") or []
-    code = ",".join(str(_get(e, "code", "")) for e in errors) if isinstance(errors, list) else ""
-    ports.state.report_row(report_date, f"wa|status|{item_key(sid)}|{item_key(value or 'unknown')}",
-                           status=value, message_id=sid[:200], error_codes=code[:200])
+    codes = ",".join(str(e.get("code", "")) for e in status.errors if isinstance(e, dict))
+    ports.state.report_row(report_date, f"wa|status|{item_key(status.message_id)}|{item_key(status.status or 'unknown')}",
+                           status=status.status, message_id=status.message_id[:200], error_codes=codes[:200])
 
 
 def _capture_gap(ports: WhatsAppPorts, report_date: str, gap, body_name: str) -> None:
-    number = str(_get(gap, "number") or _get(gap, "display_phone_number") or _get(gap, "phone_number_id") or _get(gap, "waba_id") or "")
-    event = str(_get(gap, "event") or _get(gap, "kind") or "")
-    reason = str(_get(gap, "reason") or "")
-    since = _get(gap, "since") or _get(gap, "timestamp") or datetime.now(timezone.utc).isoformat()
-    since = since.isoformat() if isinstance(since, datetime) else str(since)
-    stopped = _get(gap, "stopped", event.upper() != "ACCOUNT_RECONNECTED")
+    number = gap.business_phone or gap.phone_number_id or gap.waba_id or ""
+    since = (gap.since or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat(timespec="seconds")
+    stopped = gap.kind == "stopped"
+    reason = " ".join(p for p in (gap.reason, f"(initiated by {gap.initiated_by})" if gap.initiated_by else None) if p)
     masked = mask_number(number) if number else "(unknown number)"
     if stopped:
         log.warning("WhatsApp capture STOPPED for business number %s: %s %s (since %s); nothing from it is archived "
-                    "until it is reconnected", masked, event, reason, since)
+                    "until it is onboarded again", masked, gap.event, reason, since)
     else:
-        log.warning("WhatsApp capture resumed for business number %s (%s, %s)", masked, event, since)
+        log.warning("WhatsApp capture %s for business number %s (%s, since %s)", gap.kind.replace("_", " "), masked,
+                    gap.event, since)
     if ports.telemetry is not None:
-        ports.telemetry.capture_gap(number=masked, event=event, reason=reason, since=since, stopped=bool(stopped))
+        ports.telemetry.capture_gap(number=masked, event=gap.event, reason=reason, since=since, stopped=stopped)
     ports.state.report_row(report_date, f"wa|gap|{item_key(number or 'unknown')}|{item_key(since)}", number=number,
-                           event=event, reason=reason, since=since, stopped=bool(stopped), body=body_name)
-    ports.state.set_gap(number or "unknown", event=event, reason=reason, since=since, stopped=bool(stopped),
-                        updated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-
-
-def _describe_unknown(change) -> str:
-    if isinstance(change, str):
-        return change
-    field_name = _get(change, "field") or ""
-    why = _get(change, "reason") or _get(change, "detail") or "not understood"
-    return f"{field_name}: {why}" if field_name else str(why)
+                           event=gap.event, kind=gap.kind, reason=reason, since=since, stopped=stopped, body=body_name)
+    if gap.kind in ("stopped", "resumed"):
+        ports.state.set_gap(number or "unknown", event=gap.event, reason=reason, since=since, stopped=stopped,
+                            updated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
 
 def _unknown(ports: WhatsAppPorts, report_date: str, body_key: str, index: int, body_name: str, what: str) -> None:

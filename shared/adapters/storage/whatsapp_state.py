@@ -51,6 +51,10 @@ class WhatsAppState:
     def item_queued(self, key: str, report_date: str) -> None:
         self._merge("item", key, queued=True, report_date=report_date, queued_at=_now())
 
+    def call_closed_unfinished(self, key: str) -> None:
+        """A call archived without its end (the upkeep closed it): a terminate arriving later is a record of its own."""
+        self._merge("item", key, call_open_closed=True)
+
     # ------------------------------------------------------------------ contact names
     def contact_name(self, key: str) -> str | None:
         row = self._get("contact", key)
@@ -71,7 +75,7 @@ class WhatsAppState:
 
     def save_open_calls(self, calls: list[dict], closed: list[str]) -> None:
         for call in calls:
-            self.table.upsert_entity({"PartitionKey": "call", "RowKey": table_key(str(call.get("id") or call.get("call_id"))),
+            self.table.upsert_entity({"PartitionKey": "call", "RowKey": table_key(str(call["call_id"])),
                                       "call": json.dumps(call, ensure_ascii=False, default=str)}, mode=UpdateMode.REPLACE)
         for call_id in closed:
             try:
