@@ -119,8 +119,10 @@ def handle_request(
     except Exception as exc:  # noqa: BLE001 - not stored: Meta must retry, so no 200
         log.error("whatsapp webhook: storing a signed body failed (%s); answering 500 so Meta retries", type(exc).__name__)
         return _text(500, "could not store the notification; retry", "store_failed")
-    # A replay is queued again too: its first delivery may have died between store and queue, and the
-    # normaliser skips a body already marked normalised.
+    if not stored.created:
+        # Already stored: already queued, or (had its first delivery died between store and queue) found by the
+        # sweep. Not queued again: copies of one body normalised side by side would queue its items twice.
+        return _text(200, "ok (already stored)", "replayed")
     message = WebhookMessage(blob=stored.name, received_at=stored.received_at.isoformat(), traceparent=traceparent())
     try:
         queues.send(names.WEBHOOKS_QUEUE, message.model_dump())
@@ -128,4 +130,4 @@ def handle_request(
         log.error("whatsapp webhook: body %s stored but not queued (%s); the sweep will queue it", stored.name,
                   type(exc).__name__)
         return _text(200, "ok (stored; queued later)", "queue_failed")
-    return _text(200, "ok", "accepted" if stored.created else "replayed")
+    return _text(200, "ok", "accepted")

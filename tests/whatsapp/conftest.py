@@ -29,19 +29,29 @@ def fixture_bytes(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
 
 
-def with_media(payload: dict, meta, data: bytes, *, declare_hash: bool = True) -> dict:
-    """The payload with its (first) media object's sha256 made to match ``data``, served by ``meta`` under its id."""
+def with_media(payload: dict, meta, data: bytes | None = None, *, declare_hash: bool = True) -> dict:
+    """The payload with every media object's sha256 made to match bytes that ``meta`` serves under its id
+    (``data``, else bytes derived from the media id); a pre-signed ``url`` points at ``meta`` too."""
     payload = copy.deepcopy(payload)
-    for entry in payload["entry"]:
-        for change in entry["changes"]:
-            for message in change["value"].get("messages", []) + change["value"].get("message_echoes", []):
-                body = message.get(message.get("type"))
-                if isinstance(body, dict) and "id" in body:
-                    if declare_hash:
-                        body["sha256"] = base64.b64encode(hashlib.sha256(data).digest()).decode()
-                    else:
-                        body.pop("sha256", None)
-                    meta.add(body["id"], data, body.get("mime_type") or "application/octet-stream")
+
+    def walk(node):
+        if isinstance(node, dict):
+            if isinstance(node.get("id"), str) and "mime_type" in node:
+                content = data if data is not None else f"file {node['id']} ".encode() * 200
+                meta.add(node["id"], content, node["mime_type"])
+                if declare_hash:
+                    node["sha256"] = base64.b64encode(hashlib.sha256(content).digest()).decode()
+                else:
+                    node.pop("sha256", None)
+                if "url" in node:
+                    node["url"] = f"http://127.0.0.1:{meta.port}/download/{node['id']}?sig=presigned"
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(payload)
     return payload
 
 
