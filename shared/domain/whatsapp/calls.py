@@ -9,7 +9,7 @@ becomes an item saying the end was not captured, so no call stays unarchived for
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,6 +19,7 @@ from shared.domain.whatsapp.reading import Problem, non_negative_int, require_te
 from shared.domain.whatsapp.results import CallEvent
 
 EVENTS = ("connect", "terminate")
+UNFINISHED_SUFFIX = "#unfinished"
 
 
 def call_event(call: dict, *, business: Business, names: Names, received_at: datetime, path: str) -> CallEvent:
@@ -82,7 +83,7 @@ def _call_item(connect: CallEvent | None, terminate: CallEvent | None, *, unfini
         note = (f"[call start captured; its end was not captured within {unfinished_after}: "
                 "outcome and duration unknown]")
     data = {
-        "id": first.call_id,
+        "id": first.call_id if terminate is not None else first.call_id + UNFINISHED_SUFFIX,
         "type": "call",
         "captured_at": (terminate or first).received_at,
         "sent_at": started,
@@ -96,13 +97,17 @@ def _call_item(connect: CallEvent | None, terminate: CallEvent | None, *, unfini
     return contract_item(data)
 
 
-def pair_calls(open_calls: Iterable[CallEvent], events: Iterable[CallEvent], *, now: datetime,
-               close_after: timedelta) -> tuple[list[dict[str, Any]], list[CallEvent]]:
+def pair_calls(open_calls: Iterable[CallEvent], events: Iterable[CallEvent], *, now: datetime, close_after: timedelta,
+               already_closed: Collection[str] = frozenset()) -> tuple[list[dict[str, Any]], list[CallEvent]]:
     """(call items ready for the pipeline, connect events still waiting for their terminate).
 
     Duplicates (same call id and event) count once, the first seen winning; ``open_calls`` come first.
-    A terminate with no connect still makes an item. A connect older than ``close_after`` at ``now``
-    makes an item saying its end was not captured. Items come in call-id order of first appearance.
+    A terminate with no connect still makes an item (id = the wacid). A connect still alone
+    ``close_after`` after it happened and after it was received makes an item saying its end was not
+    captured (id = wacid + ``#unfinished``, so a terminate arriving even later is still archived as
+    its own item). ``already_closed``: call ids whose call item was already made (e.g. the ledger
+    has ``wacid``): a late connect for them is dropped instead of waiting. Items come in call-id
+    order of first appearance.
     """
     connects: dict[str, CallEvent] = {}
     terminates: dict[str, CallEvent] = {}
@@ -120,7 +125,9 @@ def pair_calls(open_calls: Iterable[CallEvent], events: Iterable[CallEvent], *, 
         connect, terminate = connects.get(call_id), terminates.get(call_id)
         if terminate is not None:
             items.append(_call_item(connect, terminate, unfinished_after=None))
-        elif connect is not None and now - connect.timestamp >= close_after:
+        elif call_id in already_closed:
+            continue
+        elif connect is not None and now - max(connect.timestamp, connect.received_at) >= close_after:
             items.append(_call_item(connect, None, unfinished_after=close_after))
         elif connect is not None:
             still_open.append(connect)

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.domain.whatsapp.reading import non_negative_int, obj, objects, plain_text, sha256_hex, text
+from shared.domain.whatsapp.reading import non_negative_int, obj, objects, plain_text, scalar_text, sha256_hex, text
 
 MEDIA_TYPES = ("image", "video", "audio", "document", "sticker")
 _OCTET = "application/octet-stream"
@@ -143,8 +143,8 @@ def _order(message: dict) -> Content:
     body = obj(message.get("order")) or {}
     lines = [_bracket(f"order from catalog {text(body.get('catalog_id')) or '?'}")]
     for _, product in objects(body.get("product_items")):
-        lines.append(f"- {text(product.get('product_retailer_id')) or '?'} x {text(product.get('quantity')) or '?'}"
-                     f" @ {text(product.get('item_price')) or '?'} {text(product.get('currency')) or ''}".rstrip())
+        lines.append(f"- {text(product.get('product_retailer_id')) or '?'} x {scalar_text(product.get('quantity')) or '?'}"
+                     f" @ {scalar_text(product.get('item_price')) or '?'} {text(product.get('currency')) or ''}".rstrip())
     return Content(fields={"text": _join(plain_text(body.get("text")), "\n".join(lines))})
 
 
@@ -210,9 +210,9 @@ def read_content(message: dict, mtype: str) -> Content:
         return _system(message)
     if mtype in ("unsupported", "unknown"):
         return _placeholder(message, mtype)
-    content = _placeholder(message, mtype)
-    content.lost = f"message type '{mtype}' is not known to this version"
-    return content
+    return Content(fields={"text": _bracket(f"message of type '{mtype}', which this archiver cannot read yet: its content is "
+                                            "not in this record; the webhook body is kept as received")},
+                   lost=f"message type '{mtype}' is not known to this version")
 
 
 def referral_note(message: dict) -> str | None:
@@ -223,3 +223,12 @@ def referral_note(message: dict) -> str | None:
     parts = [f"{k}: {text(ref.get(k))}" for k in ("source_type", "source_id", "source_url", "headline", "body", "ctwa_clid")
              if text(ref.get(k))]
     return _bracket("came from an ad" + ("; " + "; ".join(parts) if parts else ""))
+
+
+def product_note(context: dict) -> str | None:
+    """A question about a catalog product (``context.referred_product``), as a line of text."""
+    product = obj(context.get("referred_product"))
+    if product is None:
+        return None
+    return _bracket(f"about product {text(product.get('product_retailer_id')) or '?'} "
+                    f"of catalog {text(product.get('catalog_id')) or '?'}")

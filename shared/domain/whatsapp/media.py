@@ -59,3 +59,20 @@ def complete_attachment(item: dict[str, Any], ref: MediaRef, *, sha256: str, siz
         return contract_item({**item, "attachments": attachments})
     except Problem as problem:
         raise ValueError(problem.reason) from None
+
+
+def mark_media_unavailable(item: dict[str, Any], ref: MediaRef, reason: str) -> dict[str, Any]:
+    """A new item whose text says the file could not be downloaded (expired, refused, corrupt): never lost in silence.
+
+    ``reason`` is written for a reviewer (e.g. "Meta answered 404 after 7 days"). A declared
+    attachment stays listed (the record then names it as unavailable); an undeclared one is named
+    here by kind and media id.
+    """
+    if item.get("id") != ref.item_id:
+        raise ValueError(f"media ref is for item {ref.item_id}, not {item.get('id')}")
+    note = f"[{ref.kind} {ref.media_id} could not be downloaded from WhatsApp: {reason}]"
+    current = item.get("text")
+    try:
+        return contract_item({**item, "text": f"{current}\n{note}" if current else note})
+    except Problem as problem:
+        raise ValueError(problem.reason) from None

@@ -14,7 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from shared.domain.whatsapp.build import contract_item
-from shared.domain.whatsapp.content import MEDIA_TYPES, Content, read_content, referral_note
+from shared.domain.whatsapp.content import MEDIA_TYPES, Content, product_note, read_content, referral_note
+from shared.domain.whatsapp.events import error_summary, errors_of
 from shared.domain.whatsapp.people import Business, Names, conversation_id, phone, user_id
 from shared.domain.whatsapp.reading import Problem, obj, plain_text, require_text, require_timestamp, text
 from shared.domain.whatsapp.results import MediaRef
@@ -117,14 +118,20 @@ def convert_message(message: dict, *, field: str, business: Business, names: Nam
         data["reply_to"] = reply
     if context.get("forwarded") is True or context.get("frequently_forwarded") is True:
         data["forwarded"] = True
-    note = referral_note(message)
-    if note:
-        data["text"] = "\n".join(p for p in (data.get("text"), note) if p)
+    lost = content.lost
+    notes = [referral_note(message), product_note(context)]
+    if mtype not in ("unsupported", "unknown") and message.get("errors") is not None:
+        codes = "; ".join(error_summary(e) for e in errors_of(message)) or "no code"
+        notes.append(f"[Meta reported a problem with this message: {codes}; part of it may be missing]")
+        lost = lost or f"Meta reported error {codes} on this message"
+    notes = [n for n in notes if n]
+    if notes and content.item_type != "deletion":
+        data["text"] = "\n".join(p for p in (data.get("text"), *notes) if p)
     item = contract_item(data)
     media = tuple(
         MediaRef(item_id=item_id, attachment_id=plan.media_id, media_id=plan.media_id, kind=plan.kind, mime_type=plan.mime_type,
                  sha256=plan.sha256, url=plan.url, filename=plan.filename, declared_in_item=plan.attachment is not None)
         for plan in content.media
     )
-    return Converted(item=item, media=media, lost=content.lost)
+    return Converted(item=item, media=media, lost=lost)
 

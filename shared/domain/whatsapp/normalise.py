@@ -69,11 +69,14 @@ def _entries(out: _Collector, value: dict, key: str, field: str, path: str) -> l
     return found
 
 
-def _message_entries(out: _Collector, value: dict, key: str, field: str, path: str, business: Business, names: Names,
-                     thread: str | None = None) -> None:
+def _message_entries(out: _Collector, value: dict, key: str, field: str, path: str, business: Business | Problem,
+                     names: Names, thread: str | None = None) -> None:
     for where, message in _entries(out, value, key, field, path):
         mtype = text(message.get("type"))
         wamid = text(message.get("id"))
+        if isinstance(business, Problem):  # each message is reported with its own id, none silently merged
+            out.skip(field, mtype, where, business.reason, wamid)
+            continue
         try:
             converted = convert_message(message, field=field, business=business, names=names,
                                         received_at=out.received_at, thread=thread)
@@ -99,11 +102,18 @@ def _statuses(out: _Collector, value: dict, field: str, path: str) -> None:
             out.skip(field, "status", where, problem.reason, text(status.get("id")))
 
 
+def _business(value: dict, entry: dict, path: str) -> Business | Problem:
+    try:
+        return business_from(value, text(entry.get("id")), path)
+    except Problem as problem:
+        return problem
+
+
 def _messages(out: _Collector, field: str, value: dict, entry: dict, path: str) -> None:
     _value_errors(out, value, field, path)
     _statuses(out, value, field, path)
     if value.get("messages") is not None or value.get("message_echoes") is not None:
-        business = business_from(value, text(entry.get("id")), path)
+        business = _business(value, entry, path)
         names = Names(value)
         _message_entries(out, value, "messages", "messages", path, business, names)
         _message_entries(out, value, "message_echoes", "smb_message_echoes", path, business, names)
@@ -112,13 +122,11 @@ def _messages(out: _Collector, field: str, value: dict, entry: dict, path: str) 
 def _history(out: _Collector, field: str, value: dict, entry: dict, path: str) -> None:
     _value_errors(out, value, field, path)
     chunks = _entries(out, value, "history", field, path)
-    business: Business | None = None
+    business = _business(value, entry, path)
     for where, chunk in chunks:
         if chunk.get("errors") is not None and chunk.get("threads") is None:
             out.capture_gaps.append(history_declined(chunk, value, entry, where))
             continue
-        if business is None:
-            business = business_from(value, text(entry.get("id")), path)
         for thread_path, thread in _entries(out, chunk, "threads", field, where):
             _message_entries(out, thread, "messages", "history", thread_path, business, Names({}),
                              thread=text(thread.get("id")))
@@ -130,9 +138,12 @@ def _calls(out: _Collector, field: str, value: dict, entry: dict, path: str) -> 
     calls = _entries(out, value, "calls", field, path)
     if not calls:
         return
-    business = business_from(value, text(entry.get("id")), path)
+    business = _business(value, entry, path)
     names = Names(value)
     for where, call in calls:
+        if isinstance(business, Problem):
+            out.skip(field, text(call.get("event")) or "call", where, business.reason, text(call.get("id")))
+            continue
         try:
             out.call_events.append(call_event(call, business=business, names=names, received_at=out.received_at, path=where))
         except Problem as problem:
@@ -187,6 +198,9 @@ def _change(out: _Collector, change: dict, entry: dict, path: str) -> None:
         out.skip(field, None, f"{path}.value", problem.reason)
     except RecursionError:
         out.skip(field, None, f"{path}.value", "nested too deeply to read")
+    except Exception as exc:  # a bug here must cost one change, reported, never the rest of the POST
+        out.skip(field, None, f"{path}.value", f"internal error ({type(exc).__name__}) while reading this change; "
+                 "the raw body is kept: report this as a bug in shared/domain/whatsapp")
 
 
 def normalise_payload(raw_body: bytes, *, received_at: datetime) -> Normalised:

@@ -75,6 +75,7 @@ class Names:
         self.by_phone: dict[str, str] = {}
         self.by_user: dict[str, str] = {}
         self.user_by_phone: dict[str, str] = {}
+        self.phone_by_user: dict[str, str] = {}
         for _, contact in objects(value.get("contacts")):
             name = text((obj(contact.get("profile")) or {}).get("name"))
             number = phone(contact.get("wa_id"))
@@ -85,10 +86,13 @@ class Names:
                 self.by_user.setdefault(uid, name)
             if number and uid:
                 self.user_by_phone.setdefault(number, uid)
+                self.phone_by_user.setdefault(uid, number)
 
     def customer(self, number: str | None, uid: str | None) -> dict[str, Any]:
         if uid is None and number is not None:
             uid = self.user_by_phone.get(number)
+        if number is None and uid is not None:
+            number = self.phone_by_user.get(uid)
         name = (self.by_phone.get(number) if number else None) or (self.by_user.get(uid) if uid else None)
         return customer(number, uid, name)
 

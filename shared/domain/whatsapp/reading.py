@@ -46,6 +46,13 @@ def text(value: Any) -> str | None:
     return None
 
 
+def scalar_text(value: Any) -> str | None:
+    """A string, or a number written as text (prices, quantities), or None."""
+    if isinstance(value, float) and value == value and abs(value) < 1e15:
+        return repr(value)
+    return text(value)
+
+
 def plain_text(value: Any) -> str | None:
     """A string (possibly empty), or None."""
     return value if isinstance(value, str) else None
