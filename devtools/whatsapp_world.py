@@ -66,3 +66,52 @@ def serve_webhook(app, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def _envelope(field: str, value: dict) -> dict:
+    value = {"messaging_product": "whatsapp",
+             "metadata": {"display_phone_number": BUSINESS_NUMBER.lstrip("+"), "phone_number_id": "106540352242922"},
+             **value}
+    return {"object": "whatsapp_business_account",
+            "entry": [{"id": "102290129340398", "changes": [{"field": field, "value": value}]}]}
+
+
+def demo_payloads(meta: MetaMediaServer, when) -> list[dict]:
+    """A short chat of the business number with a customer, as Meta would POST it: a message in, a PDF out
+    from the phone app (coexistence echo), an edit, a revoke, a call, delivery statuses."""
+    import base64
+    import hashlib
+
+    customer, uid = "447700900123", "GB.13491208655302741918"
+    ts = lambda minutes: str(int(when.timestamp()) + minutes * 60)  # noqa: E731 - a tiny local helper
+    pdf = b"%PDF-1.4\n% WhatsApp Business demo quote\n" + b"0" * 4000 + b"\n%%EOF\n"
+    meta.add("880001", pdf, "application/pdf")
+    contact = [{"profile": {"name": "Kerry Fisher"}, "wa_id": customer, "user_id": uid}]
+    return [
+        _envelope("messages", {"contacts": contact, "messages": [
+            {"from": customer, "from_user_id": uid, "id": "wamid.DEMO.IN1", "timestamp": ts(0), "type": "text",
+             "text": {"body": "Hi, can you send the updated quote? / Grüße"}}]}),
+        _envelope("smb_message_echoes", {"message_echoes": [
+            {"from": BUSINESS_NUMBER.lstrip("+"), "to": customer, "to_user_id": uid, "id": "wamid.DEMO.OUT1",
+             "timestamp": ts(2), "type": "document",
+             "document": {"filename": "quote-Q4.pdf", "mime_type": "application/pdf", "id": "880001",
+                          "sha256": base64.b64encode(hashlib.sha256(pdf).digest()).decode(), "caption": "Here it is"}},
+            {"from": BUSINESS_NUMBER.lstrip("+"), "to": customer, "to_user_id": uid, "id": "wamid.DEMO.OUT2",
+             "timestamp": ts(3), "type": "text", "text": {"body": "Price valid until Friday."}}]}),
+        _envelope("messages", {"contacts": contact, "messages": [
+            {"from": customer, "from_user_id": uid, "id": "wamid.DEMO.IN2", "timestamp": ts(5), "type": "edit",
+             "edit": {"original_message_id": "wamid.DEMO.IN1", "message": {"type": "text",
+                                                                           "text": {"body": "Hi, can you send the quote?"}}}},
+            {"from": customer, "from_user_id": uid, "id": "wamid.DEMO.IN3", "timestamp": ts(6), "type": "revoke",
+             "revoke": {"original_message_id": "wamid.DEMO.IN1"}}]}),
+        _envelope("calls", {"contacts": contact, "calls": [
+            {"id": "wacid.DEMO1", "from": customer, "to": BUSINESS_NUMBER.lstrip("+"), "event": "connect",
+             "timestamp": ts(8), "direction": "USER_INITIATED"}]}),
+        _envelope("calls", {"contacts": contact, "calls": [
+            {"id": "wacid.DEMO1", "from": customer, "to": BUSINESS_NUMBER.lstrip("+"), "event": "terminate",
+             "timestamp": ts(11), "direction": "USER_INITIATED", "status": "COMPLETED", "start_time": ts(8),
+             "end_time": ts(11), "duration": 180}]}),
+        _envelope("messages", {"statuses": [
+            {"id": "wamid.DEMO.OUT2", "status": "delivered", "timestamp": ts(4), "recipient_id": customer},
+            {"id": "wamid.DEMO.OUT2", "status": "read", "timestamp": ts(7), "recipient_id": customer}]}),
+    ]
