@@ -163,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("redrive", help="move poison messages back to their queue once the cause is fixed")
-    p.add_argument("--queue", choices=["items", "deliveries", "all"], default="all")
+    p.add_argument("--queue", choices=["items", "deliveries", "webhooks", "all"], default="all")
     p.set_defaults(func=cmd_redrive)
 
     p = sub.add_parser("reprocess-unmapped", help="re-drive unmapped items that now map")

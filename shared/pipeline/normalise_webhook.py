@@ -24,11 +24,9 @@ import hashlib
 import json
 import logging
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
-
-from azure.core.exceptions import ResourceNotFoundError
 
 from shared import names
 from shared.domain.items import ItemRejected, capture_day, parse_item
@@ -70,7 +68,6 @@ class BodyOutcome:
     calls: int = 0
     gaps: int = 0
     unknown: int = 0
-    notes: list[str] = field(default_factory=list)
 
 
 def _today() -> str:
@@ -172,19 +169,12 @@ def _carry_original(item: dict, state, blobs) -> None:
         item["attachments"] = data["attachments"]  # already stored by hash: the deletion record shows the files
 
 
-def _stored_size(blobs, sha256: str) -> int | None:
-    try:
-        return int(blobs.service.get_blob_client(names.ATTACHMENTS, sha256).get_blob_properties().size)
-    except ResourceNotFoundError:
-        return None
-
-
 def _fetch_media(ports: WhatsAppPorts, item: dict, ref: MediaRef, attempts: int = 3) -> tuple[dict, str]:
     """Download one file, check it against the declared sha256, store it by hash; (completed item, outcome).
 
     Like the pull's ``_fetch_attachment``, but the hash may be unknown until the bytes are here and the size
     is only known after the download (``complete_attachment`` puts both into the item)."""
-    size = _stored_size(ports.blobs, ref.sha256) if ref.sha256 else None
+    size = ports.blobs.size(names.ATTACHMENTS, ref.sha256) if ref.sha256 else None
     if size is not None:
         return complete_attachment(item, ref, sha256=ref.sha256, size=size), "reused"
     last = ""
@@ -259,20 +249,18 @@ def _queue_item(item: dict, refs: list[MediaRef], ports: WhatsAppPorts, *, repor
 # --------------------------------------------------------------------------- calls
 def _pair(ports: WhatsAppPorts, events: list[CallEvent], *, now: datetime, report_date: str,
           out: BodyOutcome | None = None, close_after: timedelta = CALL_CLOSE_AFTER) -> int:
+    """Pair call events with the open calls kept in whatsappstate; queue finished calls, keep the rest open.
+    A call left open past ``close_after`` becomes an item of its own (``wacid#unfinished``): its end, if it
+    ever comes, is still archived (as ``wacid``)."""
     open_calls = [CallEvent.from_dict(c) for c in ports.state.open_calls()]
     if not open_calls and not events:
         return 0
-    items, still_open = pair_calls(open_calls, events, now=now, close_after=close_after)
+    call_ids = {e.call_id for e in [*open_calls, *events]}
+    closed = {cid for cid in call_ids if (ports.state.item(item_key(cid)) or {}).get("queued")}
+    items, still_open = pair_calls(open_calls, events, now=now, close_after=close_after, already_closed=closed)
     sink = out or BodyOutcome()
     for item in items:
-        item = dict(item)
-        row = ports.state.item(item_key(item["id"]))
-        if row and row.get("queued") and row.get("call_open_closed"):
-            # its start was archived as 'end not captured' by the upkeep; the late end is a record of its own
-            item["id"] = f"{item['id']}.end"
-        _queue_item(item, [], ports, report_date=report_date, out=sink)
-        if not events:  # the upkeep: open calls are connects only, so each item is a call closed without its end
-            ports.state.call_closed_unfinished(item_key(item["id"]))
+        _queue_item(dict(item), [], ports, report_date=report_date, out=sink)
     open_ids = {c.call_id for c in still_open}
     ports.state.save_open_calls([c.to_dict() for c in still_open], [c.call_id for c in open_calls if c.call_id not in open_ids])
     return len(items)

@@ -9,7 +9,7 @@ The Function binding (``function_app.whatsapp_webhook``) and the CLI server
   body is stored as received (``webhooks/{day}/{sha256}.json``), a pointer is queued on ``webhooks``, 200.
   Storing comes before the 200 (Meta keeps nothing: what we acknowledge must be ours). If the store fails:
   500, Meta retries. If queueing fails after the store: still 200, because the body is safe and the sweep
-  (``normalise_webhook.sweep_unqueued``) queues stored bodies the normaliser never marked.
+  (``normalise_webhook.upkeep``: `python -m shared run`, the pull_delta timer) queues stored bodies the normaliser never marked.
 
 No parsing happens here: a signed body that is not JSON or not Meta's shape is stored all the same and
 the normaliser counts it as unknown. Nothing from the body is logged.

@@ -108,3 +108,32 @@ def test_address_book_names_become_display_names_and_statuses_and_gaps_reach_the
     assert "Capture gaps" in html and "PRIMARY_INACTIVITY" in html
     assert "CAPTURE STOPPED" in report.to_json()["summary"]
     assert records(wa_world)  # the echoes landed beside it
+
+
+def test_a_call_left_open_is_archived_by_the_upkeep_and_its_late_end_becomes_a_record_of_its_own(wa_world, webhook):
+    from datetime import datetime, timedelta, timezone
+
+    from shared.pipeline import normalise_webhook
+
+    app, _url, post = webhook
+    assert post(fixture("calls_connect_only")).status_code == 200  # a connect, no terminate
+    run_cycle(app, retry_delay_seconds=0.2, progress=quiet)
+    assert not by_item(wa_world) and len(app.whatsapp_state.open_calls()) == 1  # waiting for its end
+
+    later = datetime.now(timezone.utc) + normalise_webhook.CALL_CLOSE_AFTER + timedelta(minutes=1)
+    assert normalise_webhook.upkeep(app.whatsapp_ports, now=later).calls_closed == 1  # the timer, hours later
+    run_cycle(app, retry_delay_seconds=0.2, progress=quiet)
+    (unfinished,) = by_item(wa_world)["wacid.CALL2#unfinished"]
+    assert "not captured" in unfinished["body"]["content"]
+    assert app.whatsapp_state.open_calls() == []
+
+    late = fixture("calls_connect_only")
+    call = late["entry"][0]["changes"][0]["value"]["calls"][0]
+    call.update(event="terminate", timestamp="1795426502", status="COMPLETED", start_time="1795426305",
+                end_time="1795426485", duration=180)
+    assert post(late).status_code == 200
+    run_cycle(app, retry_delay_seconds=0.2, progress=quiet)
+    landed = by_item(wa_world)
+    assert len(landed["wacid.CALL2#unfinished"]) == 1  # the first record stays as it was
+    (ended,) = landed["wacid.CALL2"]
+    assert "COMPLETED" in ended["body"]["content"] and ended["itemClass"].endswith(".Call")

@@ -51,10 +51,6 @@ class WhatsAppState:
     def item_queued(self, key: str, report_date: str) -> None:
         self._merge("item", key, queued=True, report_date=report_date, queued_at=_now())
 
-    def call_closed_unfinished(self, key: str) -> None:
-        """A call archived without its end (the upkeep closed it): a terminate arriving later is a record of its own."""
-        self._merge("item", key, call_open_closed=True)
-
     # ------------------------------------------------------------------ contact names
     def contact_name(self, key: str) -> str | None:
         row = self._get("contact", key)
