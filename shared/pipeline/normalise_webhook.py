@@ -31,7 +31,8 @@ from typing import Any, Callable
 from shared import names
 from shared.domain.items import ItemRejected, capture_day, parse_item
 from shared.domain.masking import mask_number
-from shared.domain.whatsapp import CallEvent, MediaMismatch, MediaRef, complete_attachment, normalise_payload, pair_calls
+from shared.domain.whatsapp import (CallEvent, MediaMismatch, MediaRef, complete_attachment, mark_media_unavailable,
+                                    normalise_payload, pair_calls)
 from shared.pipeline.messages import ItemMessage, item_key
 from shared.pipeline.ports import FeedError
 from shared.pipeline.pull import SPOOL_BYTES, _store_raw  # the pull's own raw-item store
@@ -203,11 +204,12 @@ class MediaCorrupt(FeedError):
     """The downloaded bytes never matched the declared sha256."""
 
 
-def _unavailable_note(item: dict, ref: MediaRef) -> dict:
-    """A file with no declared hash that could not be downloaded has no attachment entry: say so in the text."""
-    note = (f"[{ref.kind} {ref.filename or ''} ({ref.mime_type or 'unknown type'}, media id {ref.media_id}) could not be "
-            "downloaded from Meta; not archived]").replace("  ", " ")
-    return {**item, "text": "\n".join(t for t in (item.get("text"), note) if t)}
+def _why(exc: FeedError) -> str:
+    """The reviewer-facing reason a file could not be had (no token, no content)."""
+    if isinstance(exc, MediaCorrupt):
+        return "the downloaded bytes never matched the sha256 WhatsApp declared (3 downloads)"
+    text = str(exc)
+    return text.split(": ", 1)[1] if text.startswith("media ") and ": " in text else text
 
 
 def _queue_item(item: dict, refs: list[MediaRef], ports: WhatsAppPorts, *, report_date: str, out: BodyOutcome) -> None:
@@ -227,8 +229,7 @@ def _queue_item(item: dict, refs: list[MediaRef], ports: WhatsAppPorts, *, repor
             log.warning("whatsapp media %s of item %s not stored: %s", ref.media_id, item_id, type(exc).__name__)
             unavailable.append(ref.attachment_id)
             out.media_unavailable += 1
-            if not ref.declared_in_item:
-                item = _unavailable_note(item, ref)
+            item = mark_media_unavailable(item, ref, _why(exc))
             continue
         out.media_fetched += int(outcome == "fetched")
     try:

@@ -59,7 +59,9 @@ def test_wrong_bytes_or_expired_media_leave_a_partial_record_naming_the_file(wa_
     assert [a["name"] for a in doc_record["attachments"]] == [f"{filename}.omitted.txt"]
     assert filename in doc_record["body"]["content"]
     (voice_record,) = landed["wamid.VOICE1"]
-    assert "could not be downloaded from Meta" in voice_record["body"]["content"] and media_id(voice) in voice_record["body"]["content"]
+    assert "could not be downloaded" in voice_record["body"]["content"] and media_id(voice) in voice_record["body"]["content"]
+    assert "7 days" in voice_record["body"]["content"]  # why: Meta no longer had it
+    assert "never matched the sha256" in doc_record["body"]["content"]
 
     report = app.report(summary.report_date, write=False)
     assert report.partial >= 1 and report.attachments_corrupt == 2
