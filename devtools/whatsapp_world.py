@@ -115,3 +115,36 @@ def demo_payloads(meta: MetaMediaServer, when) -> list[dict]:
             {"id": "wamid.DEMO.OUT2", "status": "delivered", "timestamp": ts(4), "recipient_id": customer},
             {"id": "wamid.DEMO.OUT2", "status": "read", "timestamp": ts(7), "recipient_id": customer}]}),
     ]
+
+
+def demo_section(world, out, day, _say) -> int:
+    """A WhatsApp Business number captured straight from Meta's webhooks, next to the feed's day (issue 9)."""
+    from collections import Counter
+    from datetime import datetime, timezone
+
+    from devtools import meta_sender
+    from shared import names
+    from shared.cli.run import run_cycle
+
+    side = add_whatsapp(world)
+    app = world.archiver()
+    _say(f"\nWhatsApp Business number {side.mailbox} by webhook (Meta's media stand-in {side.meta.base_url}):")
+    with serve_webhook(app) as url:
+        statuses = [meta_sender.send(url, p, side.app_secret).status_code
+                    for p in demo_payloads(side.meta, datetime.combine(day, datetime.min.time(), timezone.utc))]
+        _say(f"  {len(statuses)} signed POSTs to {url}: {Counter(statuses)}")
+    summary = run_cycle(app, workers=4, retry_delay_seconds=1, progress=lambda _m: None)
+    app.close()
+    _say(f"  {summary.webhook_bodies} webhook bodies normalised into items; copies delivered {summary.delivered}, "
+         f"failed {summary.failed}")
+    for address in (side.mailbox, "alice@contoso.com"):
+        messages = [m for m in world.graph.mailbox(address).get("WhatsApp Archiver", [])
+                    if str(m.get("archiveItemId", "")).startswith(("wamid.DEMO", "wacid.DEMO"))]
+        kinds = Counter((m.get("itemClass") or "?").rsplit(".", 1)[-1] for m in messages)
+        _say(f"  {address}: {len(messages)} WhatsApp Business records: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
+    (out / "whatsapp").mkdir(exist_ok=True)
+    for name in app.blobs.list(names.MIME):
+        if "DEMO" in name:
+            (out / "whatsapp" / name.replace("/", "_")).write_bytes(app.blobs.get(names.MIME, name))
+    _say(f"  their .eml: {out / 'whatsapp'}")
+    return summary.failed
