@@ -8,11 +8,13 @@ For each body (``webhooks/{day}/{sha256}.json``, a pointer on the ``webhooks`` q
 3. Each item: an edit or revoke whose original is archived gets the original's content (``original_text``,
    and a revoked message's files); stored raw exactly like a pulled item (``raw/{capture day}/{key}.json``);
    each of its media files fetched from Meta (WHATSAPP_ACCESS_TOKEN), sha256-checked and stored by hash in
-   ``attachments/`` with the pull's own code (a file that cannot be had leaves the record partial, naming
-   it); tracked; queued on ``items``. The wamid is the item id and ``whatsappstate`` remembers it was queued:
+   ``attachments/`` as the pull stores feed attachments (``complete_attachment`` then fills in hash and size,
+   which a webhook may not declare); a file that cannot be had leaves the record partial, naming it and why
+   (``mark_media_unavailable``, and ``corrupt_attachments`` on the tracking row as for the feed); tracked;
+   queued on ``items``. The wamid is the item id and ``whatsappstate`` remembers it was queued:
    Meta's retries and history re-sends are queued once (and the ledger would skip them anyway).
 4. Call events are paired with the open calls kept in ``whatsappstate`` (``pair_calls``): a finished call is
-   an item; the upkeep closes calls left open too long.
+   an item; the upkeep closes calls left open too long (``wacid#unfinished``; a later end is still ``wacid``).
 5. Statuses (delivered/read/failed), capture gaps and unknown changes become ``wa|...`` rows of the day's
    tracking partition, for the report; a capture gap also logs a warning and a telemetry event at once.
 6. The body is marked ``normalised``. Every step is idempotent, so a crash anywhere means a retry, never a loss.
@@ -43,7 +45,7 @@ log = logging.getLogger(__name__)
 RUN_ID = "whatsapp-webhook"  # the run id of items that came by webhook (tracking rows, item messages)
 SOURCE = "whatsapp_cloud_api"
 CALL_CLOSE_AFTER = timedelta(hours=4)  # a connect with no terminate after this is archived as it stands
-SWEEP_DAYS = 7  # Meta's media ids live 7 days: older unqueued bodies would have lost their files anyway
+SWEEP_DAYS = 30  # how far back the sweep looks for bodies never normalised (queue messages expire after 7 days)
 
 
 @dataclass

@@ -108,3 +108,14 @@ def test_with_the_webhook_settings_unset_the_endpoint_is_off(storage_connection)
             assert meta_sender.send(url, fixture("text"), "anything").status_code == 404
         assert stored_bodies(app) == []
         app.close()
+
+
+def test_when_the_body_cannot_be_stored_meta_gets_a_500_and_retries(wa_world, webhook):
+    app, _url, post = webhook
+    app.clients.blobs.delete_container(names.WEBHOOKS)  # storage refusing the write
+    assert post(fixture("text")).status_code == 500  # never a 200 for what we do not hold
+    assert app.queues.depth(names.WEBHOOKS_QUEUE) == 0
+    app.clients.blobs.create_container(names.WEBHOOKS)
+    assert post(fixture("text")).status_code == 200  # Meta's retry
+    summary = run_cycle(app, retry_delay_seconds=0.2, progress=quiet)
+    assert summary.webhook_bodies == 1 and len(by_item(wa_world)) == 4
