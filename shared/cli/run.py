@@ -86,10 +86,10 @@ def _merge(a: DrainStats, b: DrainStats) -> DrainStats:
 
 
 def drain_webhooks(app: Archiver, *, workers: int = 4, retry_delay_seconds: float | None = None, visibility_timeout: int = 300,
-                   progress=lambda _m: None) -> int:
+                   progress=lambda _m: None) -> DrainStats:
     """WhatsApp webhooks (when on): normalise the queued bodies, then sweep bodies stored but never queued."""
     if not app.settings.whatsapp_enabled:
-        return 0
+        return DrainStats()
     delay = app.retry_delay_seconds if retry_delay_seconds is None else retry_delay_seconds
     common = dict(max_dequeue_count=app.max_dequeue_count, retry_delay_seconds=delay, workers=workers,
                   visibility_timeout=visibility_timeout, progress=progress)
@@ -100,7 +100,7 @@ def drain_webhooks(app: Archiver, *, workers: int = 4, retry_delay_seconds: floa
         stats = drain(app.queues, names.WEBHOOKS_QUEUE, app.on_webhook_body, stats=stats, **common)
     if upkeep.calls_closed:
         progress(f"webhooks: {upkeep.calls_closed} calls left open too long archived as they stand")
-    return stats.outcomes.get("normalised", 0)
+    return stats
 
 
 def run_cycle(app: Archiver, *, workers: int = 4, retry_delay_seconds: float | None = None, write_report: bool = True,
@@ -112,7 +112,9 @@ def run_cycle(app: Archiver, *, workers: int = 4, retry_delay_seconds: float | N
     pulled = app.pull(progress=progress)
     summary = CycleSummary(report_date=pulled.report_date, pulled=pulled.items,
                            attachments_corrupt=pulled.attachments_corrupt)
-    summary.webhook_bodies, summary.feed_configured = webhooks, app.settings.feed_configured
+    summary.webhook_bodies, summary.feed_configured = webhooks.outcomes.get("normalised", 0), app.settings.feed_configured
+    summary.failed, summary.poisoned = webhooks.poisoned, webhooks.poisoned  # a body that failed 5 times: webhooks-poison
+    summary.queue_stats[names.WEBHOOKS_QUEUE] = webhooks
     progress(f"pull: {pulled.items} items in {len(pulled.windows)} window(s); converting and delivering")
     drain_all(app, workers=workers, retry_delay_seconds=retry_delay_seconds, visibility_timeout=visibility_timeout,
               progress=progress, summary=summary)

@@ -127,3 +127,14 @@ def test_the_cli_server_receives_stops_on_sigterm_and_run_archives_what_it_took(
     landed = by_item(wa_world)
     assert {"wamid.ECHO1", "wamid.ECHO2", "wamid.ECHO3"} <= set(landed)
     assert all(len(c) == 1 for c in landed.values())
+
+
+def test_a_body_that_keeps_failing_ends_in_the_poison_queue_and_the_run_says_so(wa_world, webhook):
+    app, _url, post = webhook
+    assert post(fixture("text")).status_code == 200
+    (name,) = list(app.blobs.list(names.WEBHOOKS))
+    app.blobs.delete(names.WEBHOOKS, name)  # the stored body gone (an operator's mistake): normalising it cannot work
+    summary = run_cycle(app, retry_delay_seconds=0.1, progress=quiet)
+    assert summary.failed == 1 and summary.poisoned == 1
+    assert app.queues.depth(names.WEBHOOKS_QUEUE + names.POISON_SUFFIX) == 1
+    assert not by_item(wa_world)
