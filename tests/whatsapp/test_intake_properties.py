@@ -51,3 +51,11 @@ def storage_connection_once(storage_connection):
     queues = QueueStore(clients.queues)
     queues.ensure_queues()
     return WebhookBodies(clients.blobs), queues
+
+
+def test_the_function_path_refuses_an_oversized_body_even_when_signed(storage_connection_once):
+    bodies, queues = storage_connection_once
+    body = b"{" + b" " * CONFIG.max_body_bytes + b"}"
+    response = handle_request("POST", {}, {"X-Hub-Signature-256": meta_signature(body)}, body, config=CONFIG,
+                              bodies=bodies, queues=queues)
+    assert response.status == 413 and list(bodies.container.list_blob_names()) == []
