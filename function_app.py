@@ -18,6 +18,7 @@ app = func.FunctionApp()
 def pull_delta(timer: func.TimerRequest) -> None:
     """Daily: pull the capture feed's window since the checkpoint into storage and the items queue."""
     archiver().pull()
+    archiver().whatsapp_upkeep()  # WhatsApp webhooks (when on): queue bodies stored but never queued, close stale calls
 
 
 @app.queue_trigger(arg_name="msg", queue_name=names.ITEMS_QUEUE, connection=names.STORAGE_CONNECTION)
@@ -58,3 +59,17 @@ def import_export(blob: func.InputStream) -> None:
     """A WhatsApp "Export chat" file dropped at imports/{owner mailbox}/...: parse, store and queue its
     messages, write the import report beside it (Flex Consumption: Event Grid based blob trigger)."""
     archiver().import_uploaded(blob.name or "")
+
+
+@app.route(route="whatsapp/webhook", methods=["GET", "POST"], auth_level=func.AuthLevel.ANONYMOUS)
+def whatsapp_webhook(req: func.HttpRequest) -> func.HttpResponse:
+    """Meta's callback URL: the GET handshake; a signed POST stored as received and queued on webhooks (anonymous:
+    Meta signs the body, the handler refuses anything unsigned)."""
+    r = archiver().on_webhook(req.method, dict(req.params), dict(req.headers), req.get_body())
+    return func.HttpResponse(r.body, status_code=r.status, headers={"Content-Type": r.content_type})
+
+
+@app.queue_trigger(arg_name="msg", queue_name=names.WEBHOOKS_QUEUE, connection=names.STORAGE_CONNECTION)
+def normalise_webhook(msg: func.QueueMessage) -> None:
+    """One stored webhook body: items stored raw and queued on items, media fetched, calls paired, gaps raised."""
+    archiver().on_webhook_body(msg.get_body(), msg.dequeue_count or 1)

@@ -4,6 +4,7 @@
     .venv/bin/python -m devtools.bench render       record rendering only (no servers)
     .venv/bin/python -m devtools.bench pipeline     end-to-end copies/s on Azurite + local Graph
     .venv/bin/python -m devtools.bench memory       pull peak memory: a small day vs a day N times larger
+    .venv/bin/python -m devtools.bench webhook      WhatsApp webhook POSTs/s with signature checks; POST -> copy latency
 
 1. render: median microseconds per record for the generated day's items, against a baseline of
    the stdlib building the same items as bare text-only messages. The ratio is what a faithful
@@ -187,11 +188,13 @@ def bench_chat_export(messages: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("which", nargs="?", choices=["all", "render", "pipeline", "memory", "chat-export"], default="all")
+    parser.add_argument("which", nargs="?", choices=["all", "render", "pipeline", "memory", "chat-export", "webhook"],
+                        default="all")
     parser.add_argument("--scale", type=int, default=4, help="sample-day scale for render and pipeline (default 4)")
     parser.add_argument("--repeats", type=int, default=7, help="render runs; the median is quoted (default 7)")
     parser.add_argument("--big", type=int, default=8, help="the larger day's scale for the memory figure (default 8)")
     parser.add_argument("--messages", type=int, default=40_000, help="chat-export: messages in the export (default 40000)")
+    parser.add_argument("--posts", type=int, default=100, help="webhook POSTs for the webhook figure (default 100)")
     args = parser.parse_args(argv)
     if args.which in ("all", "render"):
         bench_render(args.scale, args.repeats)
@@ -201,6 +204,10 @@ def main(argv: list[str] | None = None) -> int:
         bench_memory(args.big)
     if args.which in ("all", "chat-export"):
         bench_chat_export(args.messages)
+    if args.which in ("all", "webhook"):
+        from devtools.bench_webhook import bench_webhook
+
+        bench_webhook(args.posts)
     return 0
 
 

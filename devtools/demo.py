@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from devtools.local_world import start_world
+from devtools.whatsapp_world import demo_section
 from shared import names
 from shared.cli.run import run_cycle
 from shared.pipeline.evidence import verdict_lines
@@ -81,13 +82,14 @@ def main(argv: list[str] | None = None) -> int:
                 target.write_bytes(app.blobs.get(container, name))
         _say(f"\nThe rendered records (.eml, open them in any mail client): {out / 'eml'}")
         _say(f"The admin report (HTML and JSON): {out / 'report'}")
+        wa_failed = demo_section(world, out, yesterday, _say)
         checker = world.archiver()  # the day's evidence manifest, checked against storage and Graph
         _say("\nEvidence (python -m shared verify --graph):")
         for line in verdict_lines(checker.verify_evidence(graph=True)):
             _say("  " + line)
         checker.close()
         _say("Stopping the local servers and Azurite.")
-    return 0 if summary.failed == 0 else 1
+    return 0 if summary.failed == 0 and wa_failed == 0 else 1
 
 
 if __name__ == "__main__":

@@ -136,6 +136,21 @@ param operatorPrincipalId string = ''
 ])
 param operatorPrincipalType string = 'User'
 
+@description('WhatsApp Cloud API webhooks (issue 9): capture WhatsApp Business numbers from Meta\'s webhooks. Off by default.')
+param whatsappEnabled bool = false
+
+@secure()
+@description('Meta app\'s App Secret (WHATSAPP_APP_SECRET). May stay empty here and be set in Key Vault afterwards.')
+param whatsappAppSecret string = ''
+
+@secure()
+@description('Webhook verify token (WHATSAPP_VERIFY_TOKEN): any random string, typed again in the Meta app\'s Webhooks page.')
+param whatsappVerifyToken string = ''
+
+@secure()
+@description('System-user access token for media downloads (WHATSAPP_ACCESS_TOKEN).')
+param whatsappAccessToken string = ''
+
 @description('Tags for every resource.')
 param tags object = {
   workload: 'whatsapp-archiver'
@@ -244,10 +259,12 @@ module functionApp 'modules/functionapp.bicep' = {
     graphEndpoint: graphEndpoint
     extraAppSettings: extraAppSettings
     exportTimezone: exportTimezone
+    whatsappEnabled: whatsappEnabled
     tags: tags
   }
   dependsOn: [
     rbac
+    whatsapp
   ]
 }
 
@@ -277,6 +294,21 @@ module alerts 'modules/alerts.bicep' = {
   dependsOn: [
     storage
   ]
+}
+
+module whatsapp 'modules/whatsapp.bicep' = if (whatsappEnabled) {
+  name: 'whatsapp'
+  params: {
+    location: location
+    namePrefix: namePrefix
+    keyVaultName: keyVault.outputs.name
+    appSecret: whatsappAppSecret
+    verifyToken: whatsappVerifyToken
+    accessToken: whatsappAccessToken
+    appInsightsId: monitoring.outputs.appInsightsId
+    actionGroupId: alerts.outputs.actionGroupId
+    tags: tags
+  }
 }
 
 module workbook 'modules/workbook.bicep' = {
@@ -312,3 +344,6 @@ output feedTokenSecretName string = feedTokenSecretName
 
 @description('Application Insights name (Logs, Transaction search, the workbook).')
 output appInsightsName string = monitoring.outputs.appInsightsName
+
+@description('WhatsApp webhooks: the callback URL to paste into the Meta app\'s Webhooks page (with the verify token).')
+output whatsappCallbackUrl string = 'https://${functionApp.outputs.defaultHostName}/api/whatsapp/webhook'

@@ -11,6 +11,7 @@
     python -m shared verify [--date D | --from A --to B] [--graph]
                                              check the evidence manifests, storage and (--graph) the mailboxes
     python -m shared import-export PATH --owner MAILBOX   archive a WhatsApp "Export chat" zip/.txt
+    python -m shared webhook serve           serve Meta's webhook (GET/POST /api/whatsapp/webhook) without the host
 
 Settings come from the environment (see local.settings.example.json).
 """
@@ -145,6 +146,16 @@ def cmd_import_export(args) -> int:
         app.close()
 
 
+def cmd_webhook(args) -> int:
+    from shared.cli.webhook import serve
+
+    app = _archiver()
+    try:
+        return serve(app, args.host, args.port)
+    finally:
+        app.close()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m shared", description="WhatsApp archiver for Microsoft 365")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level (never message content)")
@@ -175,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("redrive", help="move poison messages back to their queue once the cause is fixed")
-    p.add_argument("--queue", choices=["items", "deliveries", "all"], default="all")
+    p.add_argument("--queue", choices=["items", "deliveries", "webhooks", "all"], default="all")
     p.set_defaults(func=cmd_redrive)
 
     p = sub.add_parser("reprocess-unmapped", help="re-drive unmapped items that now map")
@@ -202,6 +213,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chat", help="the chat's name (default: from the file name)")
     p.add_argument("--json", action="store_true", help="print the import report as one JSON object")
     p.set_defaults(func=cmd_import_export)
+
+    p = sub.add_parser("webhook", help="serve the WhatsApp Cloud API webhook without the Functions host")
+    p.add_argument("action", choices=["serve"])
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7071)
+    p.set_defaults(func=cmd_webhook)
     return parser
 
 

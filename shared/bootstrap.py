@@ -52,6 +52,8 @@ class Archiver:
         queue_cfg = host_queue_settings()
         self.max_dequeue_count = int(queue_cfg.get("maxDequeueCount", 5))
         self.retry_delay_seconds = _timespan_seconds(queue_cfg.get("visibilityTimeout"), 0.0)
+        for name in settings.unresolved_secrets:  # the part using it refuses to start (Settings.require_resolved)
+            log.error("setting %s holds an unresolved Key Vault reference: the part that uses it will not run", name)
 
     # ---------------------------------------------------------------- storage
     @cached_property
@@ -114,6 +116,7 @@ class Archiver:
             from shared.adapters.feed_http import HttpFeed
 
             s = self.settings
+            s.require_resolved("feed_token")
             self._feed = HttpFeed(s.feed_base_url, s.feed_token.get_secret_value(), page_size=s.feed_page_size,
                                   timeout=s.feed_timeout_seconds)
         return self._feed
@@ -150,6 +153,10 @@ class Archiver:
     # ---------------------------------------------------------------- use cases
     def pull(self, progress=lambda _m: None, now=None) -> pull.PullResult:
         clock = {"now": now} if now is not None else {}
+        if not self.settings.feed_configured:  # FEED_BASE_URL unset: e.g. WhatsApp webhooks only
+            log.info("pull: no capture feed configured (FEED_BASE_URL unset); nothing to pull")
+            progress("pull: no capture feed configured (FEED_BASE_URL unset); nothing to pull")
+            return pull.PullResult(run_id="", report_date=datetime.now(timezone.utc).strftime("%Y-%m-%d"))
         with telemetry.item_span("pull", item_id="(run)"):
             result = pull.pull_delta(
                 **clock,
@@ -225,7 +232,9 @@ class Archiver:
 
     def report(self, report_date: str, *, full_numbers: bool | None = None, write: bool = True) -> report.Report:
         full = self.settings.report_full_numbers if full_numbers is None else full_numbers
-        built = report.build_report(report_date, self.tracking.rows(report_date), self.checkpoints.runs(), full_numbers=full)
+        built = report.build_report(report_date, self.tracking.rows(report_date), self.checkpoints.runs(), full_numbers=full,
+                                    whatsapp_gaps=self.whatsapp_state.gaps() if self.settings.whatsapp_enabled else ())
+        built.feed_configured = self.settings.feed_configured
         if write:
             report.write_report(built, blobs=self.blobs, retention_days=self.settings.report_retention_days)
             telemetry.report_figures(report_date, {**built.figures(), "invariant_holds": built.invariant_holds})
@@ -298,8 +307,76 @@ class Archiver:
                           region=self.settings.default_phone_region, zone=self.settings.export_timezone,
                           traceparent=telemetry.current_traceparent)
 
+    # ---------------------------------------------------------------- WhatsApp webhooks (issue 9)
+    @cached_property
+    def webhook_config(self):
+        """The webhook's secrets and limit, or None when the WHATSAPP_ settings are unset (webhook off)."""
+        from shared.pipeline.webhook_intake import WebhookConfig
+
+        s = self.settings
+        if not s.whatsapp_enabled:
+            return None
+        s.require_resolved("whatsapp_app_secret", "whatsapp_verify_token")
+        return WebhookConfig(s.whatsapp_app_secret.get_secret_value(), s.whatsapp_verify_token.get_secret_value(),
+                             s.whatsapp_max_body_bytes)
+
+    @cached_property
+    def webhook_bodies(self):
+        from shared.adapters.storage.webhook_bodies import WebhookBodies
+
+        return WebhookBodies(self.clients.blobs)
+
+    @cached_property
+    def whatsapp_state(self):
+        from shared.adapters.storage.whatsapp_state import WhatsAppState
+
+        return WhatsAppState(self.tables)
+
+    @cached_property
+    def whatsapp_media(self):
+        from shared.adapters.whatsapp_media import WhatsAppMedia
+
+        s = self.settings
+        s.require_resolved("whatsapp_access_token")
+        return WhatsAppMedia(s.whatsapp_graph_base_url, s.whatsapp_access_token.get_secret_value())
+
+    @cached_property
+    def whatsapp_ports(self):
+        from shared.pipeline.normalise_webhook import WhatsAppPorts
+
+        return WhatsAppPorts(bodies=self.webhook_bodies, blobs=self.blobs, queues=self.queues, tracking=self.tracking,
+                             state=self.whatsapp_state, media=self.whatsapp_media, max_dequeue_count=self.max_dequeue_count,
+                             traceparent=telemetry.current_traceparent, telemetry=telemetry)
+
+    def count_webhook(self, response) -> None:
+        telemetry.count("webhook", response.outcome or str(response.status))
+
+    def on_webhook(self, method: str, query: dict, headers: dict, body: bytes):
+        """The whatsapp_webhook HTTP handler (the Function and `python -m shared webhook serve`)."""
+        from shared.pipeline.webhook_intake import handle_request
+
+        response = handle_request(method, query, headers, body, config=self.webhook_config, bodies=self.webhook_bodies,
+                                  queues=self.queues, traceparent=telemetry.current_traceparent)
+        self.count_webhook(response)
+        return response
+
+    def on_webhook_body(self, body: bytes | str, dequeue_count: int) -> str:
+        """The webhooks queue handler (normalise_webhook): one stored body to items on the items queue."""
+        from shared.pipeline import normalise_webhook
+
+        with telemetry.item_span("normalise", item_id="(webhook)"):
+            return normalise_webhook.on_message(self.whatsapp_ports, body, dequeue_count)
+
+    def whatsapp_upkeep(self, *, min_age_seconds: float = 300.0):
+        """Queue stored-but-unqueued webhook bodies and close calls left open (run cycle, pull timer)."""
+        from shared.pipeline import normalise_webhook
+
+        if not self.settings.whatsapp_enabled:
+            return None
+        return normalise_webhook.upkeep(self.whatsapp_ports, min_age_seconds=min_age_seconds)
+
     def close(self) -> None:
-        for thing in (self._mailbox, self._directory, self._feed):
+        for thing in (self._mailbox, self._directory, self._feed, self.__dict__.get("whatsapp_media")):
             close = getattr(thing, "close", None)
             if close:
                 try:

@@ -38,5 +38,14 @@ TRACKING_TABLE = "tracking"  # per report day: what happened to each item and co
 BUDGET_TABLE = "mailboxbudget"  # per mailbox: Graph requests spent in the current minute, across instances
 TABLES = (CHECKPOINTS_TABLE, LEDGER_TABLE, DIRECTORY_TABLE, TRACKING_TABLE, BUDGET_TABLE)
 
+# Issue 9: WhatsApp Business numbers captured from Meta's webhooks (Cloud API and coexistence)
+WEBHOOKS = "webhooks"  # container: signed POST bodies as received: webhooks/{received day}/{sha256}.json
+WEBHOOKS_QUEUE = "webhooks"  # one pointer per stored body, for normalise_webhook
+WHATSAPP_STATE_TABLE = "whatsappstate"  # open calls, contact names, wamid -> raw blob index
+CONTAINERS += (WEBHOOKS,)
+WORK_QUEUES += (WEBHOOKS_QUEUE,)
+QUEUES += (WEBHOOKS_QUEUE, WEBHOOKS_QUEUE + POISON_SUFFIX)
+TABLES += (WHATSAPP_STATE_TABLE,)
+
 # The connection setting the Functions host binds queues and the timer with.
 STORAGE_CONNECTION = "AzureWebJobsStorage"

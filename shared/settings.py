@@ -17,7 +17,7 @@ import phonenumbers
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.settings_secrets import require_resolved_secret
+from shared.settings_secrets import is_unresolved_reference, require_resolved_secret
 
 MiB = 1024 * 1024
 
@@ -34,6 +34,11 @@ def is_loopback_url(url: str) -> bool:
 
 class SettingsError(RuntimeError):
     """Start-up configuration is wrong; the message says which setting and what to do."""
+
+
+# Secret settings (field -> setting name): each may arrive as a Key Vault reference (settings_secrets).
+SECRET_SETTINGS = {"feed_token": "FEED_TOKEN", "whatsapp_app_secret": "WHATSAPP_APP_SECRET",
+                   "whatsapp_verify_token": "WHATSAPP_VERIFY_TOKEN", "whatsapp_access_token": "WHATSAPP_ACCESS_TOKEN"}
 
 
 class Settings(BaseSettings):
@@ -53,7 +58,7 @@ class Settings(BaseSettings):
     storage_client_id: str | None = Field(default=None, validation_alias="AzureWebJobsStorage__clientId")
 
     # --- Capture feed ----------------------------------------------------------------------
-    feed_base_url: str = Field(default="http://127.0.0.1:7071/feed", validation_alias="FEED_BASE_URL")
+    feed_base_url: str | None = Field(default=None, validation_alias="FEED_BASE_URL")  # unset: no feed, the pull does nothing
     feed_token: SecretStr = Field(default=SecretStr(""), validation_alias="FEED_TOKEN")
     feed_page_size: int = Field(default=500, ge=1, le=1000, validation_alias="FEED_PAGE_SIZE")
     feed_timeout_seconds: float = Field(default=60.0, gt=0, le=600, validation_alias="FEED_TIMEOUT_SECONDS")
@@ -107,11 +112,24 @@ class Settings(BaseSettings):
     import_max_total_bytes: int = Field(default=8 * 1024 * MiB, ge=1 * MiB, validation_alias="IMPORT_MAX_TOTAL_BYTES")
     import_max_file_bytes: int = Field(default=2 * 1024 * MiB, ge=1 * MiB, validation_alias="IMPORT_MAX_FILE_BYTES")
     import_max_ratio: int = Field(default=200, ge=2, le=10_000, validation_alias="IMPORT_MAX_RATIO")
+    # --- WhatsApp Business Platform webhooks (issue 9; all three secrets or none) -------------
+    whatsapp_app_secret: SecretStr = Field(default=SecretStr(""), validation_alias="WHATSAPP_APP_SECRET")
+    whatsapp_verify_token: SecretStr = Field(default=SecretStr(""), validation_alias="WHATSAPP_VERIFY_TOKEN")
+    whatsapp_access_token: SecretStr = Field(default=SecretStr(""), validation_alias="WHATSAPP_ACCESS_TOKEN")
+    whatsapp_graph_base_url: str = Field(default="https://graph.facebook.com/v26.0", validation_alias="WHATSAPP_GRAPH_BASE_URL")
+    whatsapp_max_body_bytes: int = Field(default=4 * MiB, ge=64 * 1024, le=64 * MiB, validation_alias="WHATSAPP_MAX_BODY_BYTES")
 
     # --- Validation -------------------------------------------------------------------------
-    @field_validator("feed_base_url", "graph_endpoint")
+    @field_validator("feed_base_url", mode="before")
     @classmethod
-    def _http_url(cls, value: str, info) -> str:
+    def _blank_is_unset(cls, value):
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("feed_base_url", "graph_endpoint", "whatsapp_graph_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None, info) -> str | None:
+        if value is None:
+            return None
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"expected an absolute http(s) URL, got {value!r}")
@@ -166,13 +184,6 @@ class Settings(BaseSettings):
             raise ValueError("the folder name must not start or end with spaces or hold control characters")
         return value
 
-    # Secret settings delivered as Key Vault references: refuse an unresolved one at start-up.
-    # Add each new secret setting's field name here.
-    @field_validator("feed_token")
-    @classmethod
-    def _secret_resolved(cls, value: SecretStr) -> SecretStr:
-        return require_resolved_secret(value)
-
     @model_validator(mode="after")
     def _storage_configured(self) -> "Settings":
         if not self.storage_connection and not (
@@ -185,10 +196,53 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _whatsapp_group(self) -> "Settings":
+        group = {"WHATSAPP_APP_SECRET": self.whatsapp_app_secret, "WHATSAPP_VERIFY_TOKEN": self.whatsapp_verify_token,
+                 "WHATSAPP_ACCESS_TOKEN": self.whatsapp_access_token}
+        missing = [name for name, value in group.items() if not value.get_secret_value().strip()]
+        if 0 < len(missing) < len(group):
+            raise ValueError(
+                f"the WhatsApp webhook settings go together: {', '.join(sorted(set(group) - set(missing)))} "
+                f"is set but {', '.join(missing)} is not. Set all three (App Secret from the Meta app's Basic settings, "
+                "the verify token you typed in its Webhooks page, a system-user access token for media) or none "
+                "(the webhook is then off)"
+            )
+        return self
+
+    # --- Secrets delivered as Key Vault references ---------------------------------------------
+    # One still unresolved stops the part that uses it (the pull for FEED_TOKEN, the webhook and its
+    # media for the WHATSAPP_ secrets) with what to check, not the whole app: copies already queued
+    # keep landing and Meta's retries are not answered by a host that cannot start.
+    def require_resolved(self, *fields: str) -> None:
+        """Raise ``SettingsError`` naming each of these secret fields that holds an unresolved reference."""
+        problems = []
+        for name in fields:
+            try:
+                require_resolved_secret(getattr(self, name))
+            except ValueError as exc:
+                problems.append(f"  {SECRET_SETTINGS[name]}: {exc}")
+        if problems:
+            raise SettingsError("Invalid settings:\n" + "\n".join(problems))
+
+    @property
+    def unresolved_secrets(self) -> list[str]:
+        """The secret settings (by name) that still hold an unresolved reference."""
+        return [alias for name, alias in SECRET_SETTINGS.items()
+                if is_unresolved_reference(getattr(self, name).get_secret_value())]
+
     # --- Derived ----------------------------------------------------------------------------
     @property
     def graph_is_loopback(self) -> bool:
         return is_loopback_url(self.graph_endpoint)
+
+    @property
+    def feed_configured(self) -> bool:
+        return bool(self.feed_base_url)
+
+    @property
+    def whatsapp_enabled(self) -> bool:
+        return bool(self.whatsapp_app_secret.get_secret_value())
 
     @property
     def mapping_container(self) -> str:

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 report_log = logging.getLogger("archiver.report")
 pull_log = logging.getLogger("archiver.pull")
 evidence_log = logging.getLogger("archiver.evidence")
+whatsapp_log = logging.getLogger("archiver.whatsapp")
 
 _configured = False
 _lock = threading.Lock()
@@ -195,3 +196,13 @@ def evidence_verified(days: int, failed_days: list[str], mismatches: int) -> Non
         evidence_log.error(EVIDENCE_VERIFY_FAILED, extra=extra)
     else:
         evidence_log.info(EVIDENCE_VERIFIED, extra=extra)
+
+
+# --------------------------------------------------------------------------- WhatsApp webhooks
+def capture_gap(*, number: str, event: str, reason: str, since: str, stopped: bool) -> None:
+    """WhatsApp capture stopped (or resumed) for a business number: one log record the capture-gap alert in
+    infra/ queries (traces where message == 'archiver.whatsapp.capture_gap' and stopped), and a counter.
+    ``number`` comes masked; no content."""
+    whatsapp_log.warning("archiver.whatsapp.capture_gap", extra={"wa_number": number, "wa_event": event,
+                                                                  "wa_reason": reason, "wa_since": since, "stopped": stopped})
+    count("whatsapp", "capture_stopped" if stopped else "capture_resumed")

@@ -43,7 +43,7 @@ def storage_connection(azurite) -> str:
 def _no_ambient_settings(monkeypatch):
     """Tests configure through explicit settings; a developer's environment must not leak in."""
     for name in list(os.environ):
-        if name.startswith(("AzureWebJobsStorage", "FEED_", "GRAPH_", "APPLICATIONINSIGHTS_")) or name in (
+        if name.startswith(("AzureWebJobsStorage", "FEED_", "GRAPH_", "APPLICATIONINSIGHTS_", "WHATSAPP_")) or name in (
             "MAPPING_BLOB", "ARCHIVE_FOLDER_NAME", "TRANSCRIPT_MODE", "AZURE_CLIENT_ID",
         ):
             monkeypatch.delenv(name, raising=False)

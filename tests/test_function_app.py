@@ -21,7 +21,7 @@ def bindings() -> dict[str, list[dict]]:
 
 def test_the_functions_are_registered():
     assert set(bindings()) == {"pull_delta", "convert_item", "deliver_item", "build_transcripts", "daily_report",
-                               "verify_evidence", "import_export"}
+                               "verify_evidence", "import_export", "whatsapp_webhook", "normalise_webhook"}
 
 
 def test_timers_read_their_schedule_from_settings_and_never_fire_on_startup():
@@ -56,3 +56,12 @@ def test_import_export_is_an_event_grid_blob_trigger_on_the_imports_container():
     assert binding["path"] == names.IMPORTS + "/{name}"
     assert binding["source"] == "EventGrid"  # Flex Consumption supports no other blob trigger
     assert binding["connection"] == names.STORAGE_CONNECTION
+
+
+def test_the_whatsapp_webhook_is_anonymous_http_on_its_route_and_its_bodies_are_normalised_from_their_queue():
+    trigger = next(b for b in bindings()["whatsapp_webhook"] if b["type"] == "httpTrigger")
+    assert trigger["route"] == "whatsapp/webhook"
+    assert str(getattr(trigger["authLevel"], "value", trigger["authLevel"])).lower() == "anonymous"  # Meta signs the body; the handler refuses anything unsigned
+    assert {str(getattr(m, "value", m)).lower() for m in trigger["methods"]} == {"get", "post"}
+    (binding,) = bindings()["normalise_webhook"]
+    assert binding["queueName"] == names.WEBHOOKS_QUEUE and binding["connection"] == names.STORAGE_CONNECTION

@@ -111,6 +111,14 @@ param instanceMemoryMB int = 2048
 
 @description('IANA time zone assumed for WhatsApp "Export chat" files (EXPORT_TIMEZONE).')
 param exportTimezone string = 'UTC'
+@description('WhatsApp Cloud API webhooks (issue 9): on = the WHATSAPP_ settings below are set (their secrets must exist in Key Vault).')
+param whatsappEnabled bool = false
+
+@description('Meta Graph API root with its version, for WhatsApp media downloads.')
+param whatsappGraphBaseUrl string = 'https://graph.facebook.com/v26.0'
+
+@description('Largest webhook POST body accepted, in bytes (Meta sends up to 3 MB).')
+param whatsappMaxBodyBytes int = 4194304
 
 @description('More app settings, as [{ name, value }] (names the code reads; see local.settings.example.json).')
 param extraAppSettings array = []
@@ -154,6 +162,15 @@ var appSettings = [
   { name: 'EXPORT_TIMEZONE', value: exportTimezone }
 ]
 
+// WhatsApp webhooks: the three secrets are Key Vault references (whatsapp.bicep creates the secrets).
+var whatsappAppSettings = [
+  { name: 'WHATSAPP_APP_SECRET', value: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=whatsapp-app-secret)' }
+  { name: 'WHATSAPP_VERIFY_TOKEN', value: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=whatsapp-verify-token)' }
+  { name: 'WHATSAPP_ACCESS_TOKEN', value: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=whatsapp-access-token)' }
+  { name: 'WHATSAPP_GRAPH_BASE_URL', value: whatsappGraphBaseUrl }
+  { name: 'WHATSAPP_MAX_BODY_BYTES', value: string(whatsappMaxBodyBytes) }
+]
+
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
   location: location
@@ -181,11 +198,11 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     }
   }
   properties: {
-    // checkov:skip=CKV_AZURE_222:Public network access stays enabled so that az functionapp deploy / Core Tools can publish (Flex Consumption without VNet integration); no HTTP function is exposed and basic publishing credentials are disabled
-    // checkov:skip=CKV_AZURE_17:No HTTP-triggered functions, so there is no client to present a certificate
+    // checkov:skip=CKV_AZURE_222:Public network access stays enabled so that az functionapp deploy / Core Tools can publish and Meta can reach the WhatsApp webhook; the only HTTP function refuses any body without a valid Meta signature and basic publishing credentials are disabled
+    // checkov:skip=CKV_AZURE_17:The only HTTP function is Meta's webhook; Meta presents no client certificate, it signs each body (X-Hub-Signature-256) instead
     // checkov:skip=CKV_AZURE_212:Flex Consumption scales from zero by design; queue work survives an instance loss and is retried
-    // checkov:skip=CKV_AZURE_213:No HTTP endpoint to probe: timers and queue triggers only; the no-pull and poison-queue alerts watch health instead
     // checkov:skip=CKV_AZURE_78:Flex Consumption rejects siteConfig.ftpsState (ARM BadRequest 51021: 'The following ... site configuration properties (Site.SiteConfig.FtpsState, ...) for Flex Consumption sites is invalid'); FTP publishing is off through basicPublishingCredentialsPolicies ftp allow false below
+    // checkov:skip=CKV_AZURE_213:No health endpoint to probe (the one HTTP function is Meta's signed webhook); the no-pull, poison-queue and capture-gap alerts watch health instead
     serverFarmId: plan.id
     httpsOnly: true
     clientCertEnabled: false
@@ -196,7 +213,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       scmMinTlsVersion: '1.2'
       // No ftpsState: Flex Consumption sites reject it (see the CKV_AZURE_78 skip above).
       http20Enabled: true
-      appSettings: concat(appSettings, extraAppSettings)
+      appSettings: concat(appSettings, whatsappEnabled ? whatsappAppSettings : [], extraAppSettings)
     }
     functionAppConfig: {
       deployment: {

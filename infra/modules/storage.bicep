@@ -75,6 +75,7 @@ var containerNames = [
   'locks'
   'evidence'
   'imports'
+  'webhooks'
 ]
 // Containers holding evidence: version-level immutability + time-based retention (names.EVIDENCE_CONTAINERS).
 var evidenceContainerNames = [
@@ -88,6 +89,8 @@ var queueNames = [
   'deliveries'
   'items-poison'
   'deliveries-poison'
+  'webhooks'
+  'webhooks-poison'
 ]
 var tableNames = [
   'checkpoints'
@@ -95,6 +98,7 @@ var tableNames = [
   'directorycache'
   'tracking'
   'mailboxbudget'
+  'whatsappstate'
 ]
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {

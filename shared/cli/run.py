@@ -25,6 +25,8 @@ class CycleSummary:
     requeued: int = 0
     attachments_corrupt: int = 0
     transcripts: int = 0  # transcript mode: conversation-day records rendered
+    webhook_bodies: int = 0  # WhatsApp webhook bodies normalised into items (issue 9)
+    feed_configured: bool = True
     queue_stats: dict[str, DrainStats] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
@@ -39,6 +41,10 @@ class CycleSummary:
         ]
         if self.transcripts:
             out.insert(2, f"transcripts built {self.transcripts}   (transcript mode: one per conversation, day and mailbox)")
+        if self.webhook_bodies:
+            out.insert(1, f"webhook bodies    {self.webhook_bodies}   (WhatsApp Cloud API notifications normalised into items)")
+        if not self.feed_configured:
+            out.insert(0, "capture feed      not configured (FEED_BASE_URL unset): nothing pulled")
         return out
 
 
@@ -79,13 +85,36 @@ def _merge(a: DrainStats, b: DrainStats) -> DrainStats:
     return out
 
 
+def drain_webhooks(app: Archiver, *, workers: int = 4, retry_delay_seconds: float | None = None, visibility_timeout: int = 300,
+                   progress=lambda _m: None) -> DrainStats:
+    """WhatsApp webhooks (when on): normalise the queued bodies, then sweep bodies stored but never queued."""
+    if not app.settings.whatsapp_enabled:
+        return DrainStats()
+    delay = app.retry_delay_seconds if retry_delay_seconds is None else retry_delay_seconds
+    common = dict(max_dequeue_count=app.max_dequeue_count, retry_delay_seconds=delay, workers=workers,
+                  visibility_timeout=visibility_timeout, progress=progress)
+    stats = drain(app.queues, names.WEBHOOKS_QUEUE, app.on_webhook_body, **common)
+    upkeep = app.whatsapp_upkeep(min_age_seconds=0)
+    if upkeep.requeued:
+        progress(f"webhooks: {upkeep.requeued} stored bodies had not been queued; normalising them now")
+        stats = drain(app.queues, names.WEBHOOKS_QUEUE, app.on_webhook_body, stats=stats, **common)
+    if upkeep.calls_closed:
+        progress(f"webhooks: {upkeep.calls_closed} calls left open too long archived as they stand")
+    return stats
+
+
 def run_cycle(app: Archiver, *, workers: int = 4, retry_delay_seconds: float | None = None, write_report: bool = True,
               visibility_timeout: int = 300, progress=lambda m: print(m, file=sys.stderr, flush=True)) -> CycleSummary:
     app.ensure_storage()
+    webhooks = drain_webhooks(app, workers=workers, retry_delay_seconds=retry_delay_seconds,
+                              visibility_timeout=visibility_timeout, progress=progress)
     progress("pull: asking the capture feed for new items")
     pulled = app.pull(progress=progress)
     summary = CycleSummary(report_date=pulled.report_date, pulled=pulled.items,
                            attachments_corrupt=pulled.attachments_corrupt)
+    summary.webhook_bodies, summary.feed_configured = webhooks.outcomes.get("normalised", 0), app.settings.feed_configured
+    summary.failed, summary.poisoned = webhooks.poisoned, webhooks.poisoned  # a body that failed 5 times: webhooks-poison
+    summary.queue_stats[names.WEBHOOKS_QUEUE] = webhooks
     progress(f"pull: {pulled.items} items in {len(pulled.windows)} window(s); converting and delivering")
     drain_all(app, workers=workers, retry_delay_seconds=retry_delay_seconds, visibility_timeout=visibility_timeout,
               progress=progress, summary=summary)

@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from shared import names
 from shared.domain.masking import mask_number
+from shared.pipeline import whatsapp_report
 from shared.pipeline.report_html import TREND_DAYS, render_report_html, report_status
 
 OUTCOMES = ("imported", "partial", "skipped", "failed", "pending")
@@ -53,6 +54,8 @@ class Report:
     problems: list[Problem] = field(default_factory=list)
     mailboxes: dict[str, dict[str, int]] = field(default_factory=dict)  # mailbox -> {outcome: copies}
     sections: list[dict] = field(default_factory=list)  # extra tables: {title, columns, rows, note?} (report_html)
+    feed_configured: bool = True  # False: FEED_BASE_URL unset (webhooks/imports only), no pull runs expected
+    whatsapp: dict = field(default_factory=dict)  # WhatsApp webhooks section (issue 9); empty when none came
 
     @property
     def invariant_holds(self) -> bool:
@@ -91,7 +94,7 @@ def _mask_list(values: str, full: bool) -> str:
 
 
 def build_report(report_date: str, rows: list[dict], runs: list[dict], *, full_numbers: bool = False,
-                 now: datetime | None = None) -> Report:
+                 now: datetime | None = None, whatsapp_gaps: list[dict] = ()) -> Report:
     report = Report(date=report_date, generated_at=(now or datetime.now(timezone.utc)).isoformat(timespec="seconds"))
     report.runs = sorted(
         ({k: r.get(k) for k in ("RowKey", "status", "started", "finished", "items", "windows", "last_window_end", "error")}
@@ -139,18 +142,19 @@ def build_report(report_date: str, rows: list[dict], runs: list[dict], *, full_n
                                                row.get("mailbox", ""), row.get("stage", "deliver"),
                                                f"{outcome}: {row.get('reason') or ('still queued' if outcome == 'pending' else '')}"))
     report.problems.sort(key=lambda p: (p.stage, p.item_id, p.mailbox))
+    report.whatsapp = whatsapp_report.build_section(rows, list(whatsapp_gaps), full_numbers=full_numbers)
     return report
 
 
 def summary_line(r: Report) -> str:
     if r.empty:
-        return f"{r.date}: no items were available from the capture feed for this day."
+        return f"{r.date}: no items were available from the capture feed for this day." + whatsapp_report.summary_suffix(r.whatsapp)
     waiting = f", {r.staged} items waiting for their day's transcript" if r.staged else ""
     state = "complete" if r.complete else f"IN PROGRESS ({r.pending} copies still queued{waiting})"
     check = "holds" if r.invariant_holds else "DOES NOT HOLD"
     return (f"{r.date}: {r.items_available} items from the feed, {r.copies} copies to import; {r.imported} imported, "
             f"{r.partial} partially imported, {r.skipped} skipped as duplicates, {r.failed} failed; {r.rejected} rejected, "
-            f"{r.unmapped} unmapped; invariant {check}; {state}.")
+            f"{r.unmapped} unmapped; invariant {check}; {state}.") + whatsapp_report.summary_suffix(r.whatsapp)
 
 
 def render_html(r: Report, history: list[dict] | None = None) -> str:

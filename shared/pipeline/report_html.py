@@ -17,6 +17,8 @@ from __future__ import annotations
 import html
 from datetime import date, timedelta
 
+from shared.pipeline import whatsapp_report
+
 STATUS_COLOURS = {"complete": ("#0a6b0a", "#e7f6e7"), "incomplete": ("#8a5300", "#fff4d6"),
                   "capture stopped": ("#b00020", "#fdecea")}
 TREND = (("items_available", "items", "#1f6fd1"), ("copies", "copies", "#0a8a5a"),
@@ -35,11 +37,14 @@ def report_status(data: dict) -> tuple[str, str]:
     """(status, why): ``capture stopped`` when no pull run succeeded for the day, or the last one failed;
     ``incomplete`` while copies are queued, items wait for their transcript, or the arithmetic does not
     close; else ``complete``."""
+    stopped = (data.get("whatsapp") or {}).get("capture_stopped") or []
+    if stopped:
+        return "capture stopped", f"WhatsApp capture stopped for {', '.join(stopped)} (see Capture gaps)"
     runs = data.get("runs") or []
     last = runs[-1] if runs else None
-    if last is None:
+    if last is None and data.get("feed_configured", True):
         return "capture stopped", "no pull run was recorded for this day"
-    if last.get("status") == "failed":
+    if last is not None and last.get("status") == "failed":
         return "capture stopped", f"the last pull run failed: {last.get('error') or 'no error recorded'}"
     invariant = data.get("invariant") or {}
     if invariant.get("holds") is False:
@@ -49,7 +54,7 @@ def report_status(data: dict) -> tuple[str, str]:
         waiting.append(f"{data['pending']} copies still queued")
     if data.get("staged"):
         waiting.append(f"{data['staged']} items waiting for their day's transcript")
-    if last.get("status") == "running":
+    if last is not None and last.get("status") == "running":
         waiting.append("a pull run is still running")
     if waiting:
         return "incomplete", "; ".join(waiting)
@@ -239,6 +244,7 @@ def render_report_html(data: dict, history: list[dict] | None = None) -> str:
 {_figures(data)}
 {_mailboxes(data)}
 {_trend(history or [], data)}
+{whatsapp_report.render_section(data.get('whatsapp') or {})}
 {_runs(data)}
 {_problems(data)}
 {_extra_sections(data)}

@@ -67,6 +67,13 @@ class BlobStore:
         except ResourceNotFoundError:
             return None
 
+    def size(self, container: str, name: str) -> int | None:
+        """The blob's size in bytes, or None when there is no such blob."""
+        try:
+            return int(self._blob(container, name).get_blob_properties().size)
+        except ResourceNotFoundError:
+            return None
+
     def exists(self, container: str, name: str) -> bool:
         return self._blob(container, name).exists()
 
