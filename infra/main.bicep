@@ -139,6 +139,14 @@ param operatorPrincipalType string = 'User'
 @description('WhatsApp Cloud API webhooks (issue 9): capture WhatsApp Business numbers from Meta\'s webhooks. Off by default.')
 param whatsappEnabled bool = false
 
+@description('Meta Graph API root with its version, for WhatsApp media downloads (WHATSAPP_GRAPH_BASE_URL).')
+param whatsappGraphBaseUrl string = 'https://graph.facebook.com/v26.0'
+
+@description('Largest webhook POST body accepted, in bytes (WHATSAPP_MAX_BODY_BYTES; Meta sends up to 3 MB).')
+@minValue(65536)
+@maxValue(67108864)
+param whatsappMaxBodyBytes int = 4194304
+
 @secure()
 @description('Meta app\'s App Secret (WHATSAPP_APP_SECRET). May stay empty here and be set in Key Vault afterwards.')
 param whatsappAppSecret string = ''
@@ -260,6 +268,8 @@ module functionApp 'modules/functionapp.bicep' = {
     extraAppSettings: extraAppSettings
     exportTimezone: exportTimezone
     whatsappEnabled: whatsappEnabled
+    whatsappGraphBaseUrl: whatsappGraphBaseUrl
+    whatsappMaxBodyBytes: whatsappMaxBodyBytes
     tags: tags
   }
   dependsOn: [

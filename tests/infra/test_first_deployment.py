@@ -37,6 +37,7 @@ OPERATOR_NEEDS = {
     "init-storage": {"blob", "queue", "table"},
     "verify": {"blob", "table"},
     "import-export": {"blob", "queue"},
+    "webhook": {"blob", "queue"},  # webhook serve: stores bodies, queues pointers (local use)
     "reading reports/": {"blob"},
 }
 
