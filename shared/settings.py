@@ -95,6 +95,19 @@ class Settings(BaseSettings):
     report_retention_days: int = Field(default=90, ge=1, le=3650, validation_alias="REPORT_RETENTION_DAYS")
     report_full_numbers: bool = Field(default=False, validation_alias="REPORT_FULL_NUMBERS")
 
+    # --- Hostile or broken source (issue 15) ------------------------------------------------
+    feed_max_page_bytes: int = Field(default=32 * MiB, ge=1 * MiB, le=256 * MiB, validation_alias="FEED_MAX_PAGE_BYTES")
+    max_attachment_bytes: int = Field(default=150 * MiB, ge=1 * MiB, le=2048 * MiB, validation_alias="MAX_ATTACHMENT_BYTES")
+    mapping_email_property: str = Field(default="on", validation_alias="MAPPING_EMAIL_PROPERTY")
+
+    @field_validator("mapping_email_property")
+    @classmethod
+    def _email_property_policy(cls, value: str) -> str:
+        from shared.domain.mapping_rule import EmailPolicy
+
+        EmailPolicy.parse(value)  # raises ValueError naming what is expected
+        return value.strip()
+
     # --- Validation -------------------------------------------------------------------------
     @field_validator("feed_base_url", "graph_endpoint")
     @classmethod

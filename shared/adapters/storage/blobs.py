@@ -67,6 +67,24 @@ class BlobStore:
         except ResourceNotFoundError:
             return None
 
+    def size(self, container: str, name: str) -> int | None:
+        """The blob's size in bytes, or None when there is no such blob (one request, like ``exists``)."""
+        try:
+            return self._blob(container, name).get_blob_properties().size
+        except ResourceNotFoundError:
+            return None
+
+    def get_at_most(self, container: str, name: str, max_bytes: int) -> tuple[bytes | None, int] | None:
+        """(bytes, size) of a blob no larger than ``max_bytes``; (None, size) for a larger one, whose
+        body is not read (at most the SDK's first ranged GET is); None when there is no such blob."""
+        try:
+            downloader = self._blob(container, name).download_blob(max_concurrency=1)
+        except ResourceNotFoundError:
+            return None
+        if downloader.size > max_bytes:
+            return None, downloader.size
+        return downloader.readall(), downloader.size
+
     def exists(self, container: str, name: str) -> bool:
         return self._blob(container, name).exists()
 
