@@ -228,7 +228,7 @@ class HttpFeed:
         for attempt in range(1, self.max_attempts + 1):
             try:
                 request = self._client.build_request("GET", url, params=params, headers=headers)
-                shown = self._scrub(str(request.url))
+                shown = for_log(self._scrub(str(request.url)), 240)  # a hostile id makes a URL of any length
                 response = self._client.send(request, stream=True)
                 try:
                     self._check_status(response, shown)

@@ -21,10 +21,10 @@ def digest(value: str) -> str:
 
 
 def bounded(value: str, limit: int = TABLE_CHARS) -> str:
-    """``value`` itself when short enough, else its head and ``…[N chars, sha256 X]``, at most ``limit`` chars."""
+    """``value`` itself when short enough, else its head and ``…[N chars sha256:X]`` (no comma or semicolon: lists of them stay splittable), at most ``limit`` chars."""
     if len(value) <= limit:
         return value
-    tail = f"…[{len(value)} chars, sha256 {digest(value)}]"
+    tail = f"…[{len(value)} chars sha256:{digest(value)}]"
     return value[: max(0, limit - len(tail))] + tail
 
 
@@ -46,5 +46,5 @@ def for_log(value: object, limit: int = LOG_CHARS) -> str:
     text = value if isinstance(value, str) else repr(value)
     if len(text) <= limit:
         return _printable(text)
-    tail = f"…[{len(text)} chars, sha256 {digest(text)}]"
+    tail = f"…[{len(text)} chars sha256:{digest(text)}]"
     return _printable(text[: max(0, limit - len(tail))]) + tail

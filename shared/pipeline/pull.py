@@ -243,7 +243,7 @@ def _pull_one(raw, *, feed, blobs, queues, tracking, result: PullResult, window_
                 log.warning("attachment %s of item %s not stored: %s", for_log(attachment.id), for_log(item_id),
                             type(exc).__name__)
                 corrupt.append(bounded(attachment.id, 200))
-                problems.append(f"{bounded(attachment.id, 80)}: {type(exc).__name__}: {bounded(str(exc), 300)}")
+                problems.append(f"{bounded(attachment.id, 80)}: {type(exc).__name__}: {bounded(str(exc), 600)}")
                 result.attachments_corrupt += 1
                 continue
             if outcome == "fetched":
