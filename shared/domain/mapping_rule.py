@@ -87,6 +87,7 @@ class ItemMapping:
     participants: list[ParticipantMapping]
     region: str = "US"
     mailboxes: list[str] = field(default_factory=list)  # distinct target mailboxes, sorted
+    unresolved: list[str] = field(default_factory=list)  # "address: reason" the directory refused to look up (4xx)
 
     @property
     def unmapped(self) -> bool:
@@ -192,7 +193,8 @@ def map_item(item: Item, mapping: MappingFile, valid: dict[str, UserStatus], reg
     """One ``ParticipantMapping`` per participant (sender, recipients, call participants)."""
     people = [map_participant(p, mapping, valid, region, policy) for p in item.participants]
     mailboxes = sorted({pm.mailbox for pm in people if pm.mailbox})
-    return ItemMapping(participants=people, region=region, mailboxes=mailboxes)
+    unresolved = [f"{address}: {status.reason}" for address, status in sorted(valid.items()) if status.not_resolvable]
+    return ItemMapping(participants=people, region=region, mailboxes=mailboxes, unresolved=unresolved)
 
 
 def mapped_via(item_mapping: ItemMapping) -> str:

@@ -213,7 +213,8 @@ def convert_item(
     fan_out(item, item_mapping, record, message=message, mime_blob=mime_blob, queues=queues, tracking=tracking,
             traceparent=traceparent())
     tracking.item(message.report_date, key, item_id=message.item_id, stage="converted", item_type=item.type,
-                  copies=len(item_mapping.mailboxes), partial=record.partial)
+                  copies=len(item_mapping.mailboxes), partial=record.partial,
+                  unresolved="; ".join(item_mapping.unresolved) or None)
     return ConvertOutcome("converted", copies=len(item_mapping.mailboxes))
 
 

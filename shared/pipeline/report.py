@@ -122,6 +122,10 @@ def build_report(report_date: str, rows: list[dict], runs: list[dict], *, full_n
                                                f"{n} attachment(s) could not be fetched intact (sha256 mismatch after "
                                                "re-fetching, or refused by the feed); the record names them as unavailable"
                                                + why))
+            if row.get("unresolved"):
+                report.problems.append(Problem(row.get("item_id", ""), "", "", "mapping",
+                                               f"the directory refused to look up {row['unresolved']}; the participants "
+                                               "naming it got no copy, the others did"))
             if row.get("resent_of"):
                 report.resent_changed += 1
                 report.problems.append(Problem(row.get("item_id", ""), "", "", "pull",

@@ -21,6 +21,7 @@ from msgraph.generated.users.item.mail_folders.item.mail_folder_item_request_bui
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
 
 from shared.adapters.graph.session import GraphSession, request_config
+from shared.domain.directory import NOT_RESOLVABLE
 from shared.pipeline.ports import (
     DirectoryUnavailable,
     MailboxError,
@@ -108,7 +109,7 @@ class GraphDirectory:
             if exc.status in (401, 403) or exc.status is None:  # the app's permissions: every look-up fails alike
                 raise DirectoryUnavailable(f"directory look-up refused ({exc.code or exc.status}): {exc}") from exc
             return UserStatus(address=address, exists=False,
-                              reason=f"the directory could not resolve this address ({exc.code or exc.status})")
+                              reason=f"{NOT_RESOLVABLE} ({exc.code or exc.status})")
         except MailboxError as exc:
             raise DirectoryUnavailable(f"directory look-up failed ({exc.code or exc.status}): {exc}") from exc
         if user is None:
