@@ -223,7 +223,7 @@ class HttpFeed:
     def _with_retries(self, url: str, params: dict | None, handle: Callable[[httpx.Response], object], *,
                       headers: dict | None = None):
         """One GET, retried on transient failures; ``handle`` consumes a 2xx response inside the attempt."""
-        shown = self._scrub(url)
+        shown = for_log(self._scrub(url), 240)
         last = ""
         for attempt in range(1, self.max_attempts + 1):
             try:
@@ -239,6 +239,8 @@ class HttpFeed:
                 last, after = exc.reason, exc.after
             except (httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:  # our side is wrong: retrying won't help
                 raise FeedError(f"GET {shown}: {type(exc).__name__}: {self._scrub(str(exc))}") from None
+            except httpx.InvalidURL as exc:  # e.g. an id so long the URL passes httpx's limit: this request only
+                raise FeedError(f"GET {shown}: no valid URL can be made of it ({for_log(str(exc), 120)})") from None
             except httpx.TransportError as exc:  # connect/read/write errors, timeouts, dropped connections
                 last, after = f"{type(exc).__name__}: {self._scrub(str(exc)) or 'no detail'}", None
             except httpx.HTTPError as exc:  # e.g. a body that cannot be decoded

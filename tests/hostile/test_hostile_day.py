@@ -3,7 +3,7 @@ ones are rejected or partially imported with their reasons in the report, and th
 
 The feed serves the generated day (tests/e2e) plus items a compromised or buggy capture service
 could send: an id of 70,000 characters, a valid item whose attachment id is 40,000 characters and
-answered 404, a file declared as 10 bytes and served as 2 MB, an id with line breaks and terminal
+answered 404 (and one of 70,000, too long for any URL), a file declared as 10 bytes and served as 2 MB, an id with line breaks and terminal
 escapes, and an item re-sent in the next window with different text.
 """
 
@@ -47,6 +47,7 @@ def test_hostile_items_are_rejected_or_partial_and_every_other_item_lands_once(s
         world.feed.add_items([
             variant(tpl, id=LONG_ID, attachments=[]),
             variant(tpl, id="hostile-404-attachment", attachments=[file_entry(HUGE_ATTACHMENT_ID, b"never served")]),
+            variant(tpl, id="hostile-url-too-long", attachments=[file_entry(LONG_ID, b"no URL can name it")]),
             variant(tpl, id="hostile-size-lie", attachments=[file_entry("att-size-lie", lie, size=10)]),
             variant(tpl, id=FORGED, attachments=[]),
         ], {"att-size-lie": lie})
@@ -61,7 +62,7 @@ def test_hostile_items_are_rejected_or_partial_and_every_other_item_lands_once(s
         resent = [r for r in rows.values() if r.get("resent_of") == first["id"]]
         assert len(resent) == 1, "the changed re-send is its own item, linked to the first"
         expected = expected_copies(world)
-        expected.update({"hostile-404-attachment": mailboxes, "hostile-size-lie": mailboxes, FORGED: mailboxes,
+        expected.update({"hostile-404-attachment": mailboxes, "hostile-url-too-long": mailboxes, "hostile-size-lie": mailboxes, FORGED: mailboxes,
                          resent[0]["item_id"]: expected[first["id"]]})
         v = verdict(world, expected)
         assert v.exact, str(v)
@@ -76,9 +77,10 @@ def test_hostile_items_are_rejected_or_partial_and_every_other_item_lands_once(s
         assert len(rejected) == 1 and "id" in rejected[0].reason and "200" in rejected[0].reason
         assert len(rejected[0].item_id) <= 256 and "70000 chars sha256:" in rejected[0].item_id
         # the 404 file and the size lie: the records land partially imported, the reasons in the report
-        assert report.attachments_corrupt == 2 and report.partial == 2 * len(mailboxes)
+        assert report.attachments_corrupt == 3 and report.partial == 3 * len(mailboxes)
         pull_problems = {p.item_id: p.reason for p in report.problems if p.stage == "pull"}
         assert "404" in pull_problems["hostile-404-attachment"]
+        assert "no valid URL" in pull_problems["hostile-url-too-long"]
         assert "AttachmentSizeMismatch" in pull_problems["hostile-size-lie"]
         assert not app.blobs.exists(names.ATTACHMENTS, file_entry("x", lie)["sha256"]), "bytes of the wrong size are never kept"
         # the changed re-send: reported, counted, archived as its own record linked to the first
