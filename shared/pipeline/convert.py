@@ -25,6 +25,7 @@ from shared.domain.phones import participant_keys
 from shared.domain.record import RenderOptions, render_record
 from shared.domain.record.annotate import RESENT_NOTE, add_headers
 from shared.domain.record.ids import message_id_for
+from shared.pipeline.memory_budget import PROCESS_BUDGET, MemoryBudget, render_cost
 from shared.pipeline.messages import DeliveryMessage, ItemMessage, item_key
 from shared.pipeline.ports import Directory, UserStatus
 
@@ -168,6 +169,7 @@ def convert_item(
     traceparent: Callable[[], str | None] = lambda: None,
     stage: Stage | None = None,
     raw: bytes | None = None,
+    memory: MemoryBudget | None = None,
 ) -> ConvertOutcome:
     """``stage`` set (transcript mode): a mapped item is handed to it instead of rendered and fanned out.
     ``raw`` given (reprocess-unmapped, from the unmapped/ entry): used instead of reading raw/."""
@@ -204,12 +206,15 @@ def convert_item(
     if stage is not None:
         return stage(item, item_mapping, message)
 
-    record = render_record(item, mailbox_of=item_mapping.mailbox_of, attachments=BlobAttachments(blobs), options=options)
-    headers, reference = archive_notes(item_mapping, message)
-    eml = add_headers(record.eml, headers, reference=reference)
-    mime_blob = f"{capture_day(item.captured_at)}/{key}.eml"
-    blobs.put(names.MIME, mime_blob, eml, content_type="message/rfc822",
-              metadata={"item_class": record.item_class, "partial": str(record.partial).lower()})
+    cost = render_cost([a.size for a in item.all_attachments], options.max_item_bytes)
+    with (memory or PROCESS_BUDGET).hold(cost):  # large files: a few at a time per process, whatever the batch
+        record = render_record(item, mailbox_of=item_mapping.mailbox_of, attachments=BlobAttachments(blobs), options=options)
+        headers, reference = archive_notes(item_mapping, message)
+        eml = add_headers(record.eml, headers, reference=reference)
+        mime_blob = f"{capture_day(item.captured_at)}/{key}.eml"
+        blobs.put(names.MIME, mime_blob, eml, content_type="message/rfc822",
+                  metadata={"item_class": record.item_class, "partial": str(record.partial).lower()})
+        del eml
     fan_out(item, item_mapping, record, message=message, mime_blob=mime_blob, queues=queues, tracking=tracking,
             traceparent=traceparent())
     tracking.item(message.report_date, key, item_id=message.item_id, stage="converted", item_type=item.type,

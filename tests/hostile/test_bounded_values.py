@@ -102,3 +102,18 @@ def test_a_resent_item_id_is_a_valid_id_whatever_the_first_ids_length():
     for first in ("m1", "x" * 200):
         new = resent_id(first, f"2026-11-22/{first[:50]}.resent-0123456789abcdef.json")
         assert new.endswith(".resent-0123456789abcdef") and len(new) <= 200
+
+
+def test_a_render_reserves_memory_for_its_embeddable_files_only():
+    from shared.pipeline.memory_budget import RENDER_FACTOR, MemoryBudget, render_cost
+
+    mib = 1 << 20
+    assert render_cost([], 150 * mib) == 0  # a message without files never waits
+    assert render_cost([10 * mib, 400 * mib], 150 * mib) == RENDER_FACTOR * 10 * mib  # 400 MiB is never read
+    assert render_cost([100 * mib, 100 * mib], 150 * mib) == RENDER_FACTOR * 150 * mib
+    budget = MemoryBudget(limit=100)
+    with budget.hold(10_000):  # larger than the whole budget: runs, alone
+        assert budget.used == 100
+        with budget.hold(0):  # a file-less item does not wait behind it
+            pass
+    assert budget.used == 0 and budget.peak == 100

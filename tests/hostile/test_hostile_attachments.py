@@ -97,3 +97,52 @@ def test_a_download_stops_at_the_size_it_may_have(sample):
             feed.download_attachment("att-x", sink, max_bytes=10)
         assert sink.getvalue() == b"", "nothing partial is left behind"
         assert feed.download_attachment("att-x", io.BytesIO(), max_bytes=len(data)) == len(data)
+
+
+def test_memory_stays_bounded_while_converting_items_of_a_size_lying_feed(storage_connection):
+    """Six items name a 24 MiB file kept from an earlier day, declaring it 0 or 10 bytes: converting
+    them never holds the file (traced: the conversions alone; the whole day then lands exactly once)."""
+    from shared import names as n
+    from shared.cli.run import drain_all
+    from shared.domain.items import capture_day, parse_item
+    from shared.pipeline import convert
+    from shared.pipeline.messages import ItemMessage, item_key
+
+    with start_world(storage_connection=storage_connection, overrides=FAST) as world:
+        tpl = template(world)
+        data = os.urandom(BIG)
+        kept = file_entry("att-kept", data)
+        liars = [variant(tpl, id=f"liar-{k}", attachments=[{**kept, "id": f"att-liar-{k}", "size": size}])
+                 for k, size in enumerate((0, 10, 0, 10, 0, 10))]
+        world.feed.add_items(liars, {f"att-liar-{k}": data for k in range(6)})
+        app = world.archiver()
+        app.blobs.put(n.ATTACHMENTS, kept["sha256"], data)  # stored by an honest item of an earlier day
+        del data
+        pulled = app.pull()
+        assert pulled.attachments_corrupt == 6
+
+        def convert_liar(k: int) -> str:
+            day = capture_day(parse_item(liars[k]).captured_at)
+            message = ItemMessage(item_id=f"liar-{k}", raw_blob=f"{day}/{item_key(f'liar-{k}')}.json",
+                                  report_date=pulled.report_date, run_id=pulled.run_id)
+            return convert.convert_item(message, blobs=app.blobs, queues=app.queues, tracking=app.tracking,
+                                        mapping=app.mapping, directory=app.directory,
+                                        region=app.settings.default_phone_region, options=app.render_options).status
+
+        assert convert_liar(0) == "converted"  # warms the mapping file and directory caches
+        tracemalloc.start()
+        try:
+            assert [convert_liar(k) for k in range(1, 6)] == ["converted"] * 5
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        print(f"peak traced memory converting 5 items that name a {BIG // MiB} MiB file as 0 or 10 bytes: "
+              f"{peak / MiB:.2f} MiB")
+        assert peak < 4 * MiB, f"peak {peak / MiB:.1f} MiB: a lying size made convert read the {BIG // MiB} MiB file"
+
+        summary = drain_all(app, retry_delay_seconds=0.2)  # the day, the liars again (idempotent) included
+        assert summary.poisoned == 0
+        expected = expected_copies(world)
+        expected.update({f"liar-{k}": world.day.expected[tpl["id"]] for k in range(6)})
+        assert verdict(world, expected).exact
+        app.close()
