@@ -2,7 +2,7 @@
 
 Rendering a record holds its files several times over (the bytes, their base64, the MIME tree,
 the flattened .eml): measured at about 6.3x the file's size (a 20 MiB file: 105 MiB above the
-file itself; ``python /tmp``-free reproduction in docs/hostile-source.md). The queue batch of
+file itself; ``python -m devtools.hostile_memory`` reproduces it). The queue batch of
 host.json (batchSize 8 + newBatchThreshold 4 = 12 messages per instance per queue) counts
 messages, not bytes: 12 conversions of a 110 MB file (the largest a 150 MiB record can embed)
 would want ~8.3 GB on an instance of 2,048 MB (infra: instanceMemoryMB).
