@@ -117,3 +117,10 @@ def test_a_render_reserves_memory_for_its_embeddable_files_only():
         with budget.hold(0):  # a file-less item does not wait behind it
             pass
     assert budget.used == 0 and budget.peak == 100
+
+
+def test_an_item_nested_deeper_than_the_parser_allows_is_rejected_not_a_crash():
+    from shared.domain.items import ItemRejected, parse_item
+
+    with pytest.raises(ItemRejected, match="nested deeper"):
+        parse_item(b'{"id": "deep", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
