@@ -73,6 +73,9 @@ class EmailPolicy:
         return "email property's domain is not one MAPPING_EMAIL_PROPERTY trusts"
 
 
+TRUST_EMAIL_PROPERTY = EmailPolicy()  # the contract's rule, MAPPING_EMAIL_PROPERTY=on
+
+
 @dataclass(frozen=True)
 class ParticipantMapping:
     participant: Participant
@@ -110,7 +113,7 @@ class ItemMapping:
         return None
 
 
-def _email_property(participant: Participant, policy: EmailPolicy = EmailPolicy()) -> tuple[str | None, str]:
+def _email_property(participant: Participant, policy: EmailPolicy = TRUST_EMAIL_PROPERTY) -> tuple[str | None, str]:
     """The participant's ``email`` property as an address the policy trusts, or (None, why not)."""
     if participant.email is None or not participant.email.strip():
         return None, "email property absent"
@@ -123,7 +126,7 @@ def _email_property(participant: Participant, policy: EmailPolicy = EmailPolicy(
     return address, ""
 
 
-def addresses_to_check(item: Item, mapping: MappingFile, region: str, policy: EmailPolicy = EmailPolicy()) -> set[str]:
+def addresses_to_check(item: Item, mapping: MappingFile, region: str, policy: EmailPolicy = TRUST_EMAIL_PROPERTY) -> set[str]:
     """Every lower-case address the rule may need to know about, for one directory look-up each.
 
     Both sources of every participant are included, even when the mapping file's user will turn
@@ -163,7 +166,7 @@ def _target(address: str, valid: dict[str, UserStatus]) -> tuple[str | None, str
 
 
 def map_participant(participant: Participant, mapping: MappingFile, valid: dict[str, UserStatus],
-                    region: str, policy: EmailPolicy = EmailPolicy()) -> ParticipantMapping:
+                    region: str, policy: EmailPolicy = TRUST_EMAIL_PROPERTY) -> ParticipantMapping:
     """Apply the rule to one participant: mapping file, then the email property, then no copy."""
     keys = participant_keys(participant, region)
     reasons: list[str] = []
@@ -189,7 +192,7 @@ def map_participant(participant: Participant, mapping: MappingFile, valid: dict[
 
 
 def map_item(item: Item, mapping: MappingFile, valid: dict[str, UserStatus], region: str,
-             policy: EmailPolicy = EmailPolicy()) -> ItemMapping:
+             policy: EmailPolicy = TRUST_EMAIL_PROPERTY) -> ItemMapping:
     """One ``ParticipantMapping`` per participant (sender, recipients, call participants)."""
     people = [map_participant(p, mapping, valid, region, policy) for p in item.participants]
     mailboxes = sorted({pm.mailbox for pm in people if pm.mailbox})

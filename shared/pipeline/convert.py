@@ -20,7 +20,14 @@ from shared import names
 from shared.domain.bounded import for_log
 from shared.domain.items import Attachment, Item, ItemRejected, capture_day, parse_item
 from shared.domain.mapping_file import MappingFile, parse_mapping_csv
-from shared.domain.mapping_rule import EmailPolicy, ItemMapping, addresses_to_check, map_item, mapped_via
+from shared.domain.mapping_rule import (
+    TRUST_EMAIL_PROPERTY,
+    EmailPolicy,
+    ItemMapping,
+    addresses_to_check,
+    map_item,
+    mapped_via,
+)
 from shared.domain.phones import participant_keys
 from shared.domain.record import RenderOptions, render_record
 from shared.domain.record.annotate import RESENT_NOTE, add_headers
@@ -37,7 +44,7 @@ class MappingSource:
     """The mapping CSV from MAPPING_BLOB, re-read only when its ETag changes (checked at most every ``recheck_seconds``)."""
 
     def __init__(self, blobs, container: str, path: str, default_region: str, recheck_seconds: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic, email_policy: EmailPolicy = EmailPolicy()):
+                 clock: Callable[[], float] = time.monotonic, email_policy: EmailPolicy = TRUST_EMAIL_PROPERTY):
         self.blobs, self.container, self.path = blobs, container, path
         self.email_policy = email_policy  # MAPPING_EMAIL_PROPERTY: how far the items' email property is trusted
         self.region = default_region
@@ -141,7 +148,7 @@ def participant_labels(item: Item, region: str) -> list[str]:
 
 
 def map_participants(item: Item, *, mapping: MappingFile, directory: Directory, region: str,
-                     policy: EmailPolicy = EmailPolicy()) -> ItemMapping:
+                     policy: EmailPolicy = TRUST_EMAIL_PROPERTY) -> ItemMapping:
     valid = {address: directory.lookup(address) for address in sorted(addresses_to_check(item, mapping, region, policy))}
     return map_item(item, mapping, valid, region, policy)
 
@@ -190,7 +197,7 @@ def convert_item(
         return ConvertOutcome("rejected", reason=exc.reason)
 
     item_mapping = map_participants(item, mapping=mapping.get(), directory=directory, region=region,
-                                    policy=getattr(mapping, "email_policy", EmailPolicy()))
+                                    policy=getattr(mapping, "email_policy", TRUST_EMAIL_PROPERTY))
     if item_mapping.unmapped:
         people = participant_labels(item, region)
         reasons = sorted({pm.reason for pm in item_mapping.participants if pm.reason})

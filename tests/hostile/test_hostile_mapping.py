@@ -22,7 +22,7 @@ from shared.pipeline.messages import item_key
 from shared.pipeline.reprocess import reprocess_unmapped
 from tests.e2e.conftest import FAST, quiet
 from tests.e2e.oracle import verdict
-from tests.hostile.helpers import mime_of, template, tracking_rows, variant
+from tests.hostile.helpers import mime_of, template, variant
 
 EMAIL_ONLY = {"henry@contoso.com", "dbrown@contoso.com"}  # the generated day's people mapped by their email property
 
