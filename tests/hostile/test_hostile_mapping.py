@@ -110,3 +110,15 @@ def test_unmapped_items_outlive_raw_expiry_and_a_lost_one_does_not_stop_the_rest
         assert v.exact, str(v)
         assert result.now_mapped == len(entries) - 1 - result.still_unmapped
         app.close()
+
+
+def test_the_lifecycle_rule_never_expires_unmapped_entries():
+    """unmapped/ entries are the only copy of an unmapped item once raw/ expires: no rule may delete them."""
+    import re
+    from pathlib import Path
+
+    bicep = (Path(__file__).resolve().parents[2] / "infra" / "modules" / "storage.bicep").read_text()
+    prefixes = re.findall(r"prefixMatch:\s*\[([^\]]*)\]", bicep)
+    assert prefixes, "the lifecycle rule's prefixes were not found"
+    matched = {p for block in prefixes for p in re.findall(r"'([^']*)'", block)}
+    assert "raw/" in matched and not any("unmapped".startswith(p.rstrip("/")) or p.startswith("unmapped") for p in matched if p)
