@@ -37,6 +37,14 @@ Fault hooks (all thread-safe, all may be set before or during a run):
 - ``drop_next(times, path_contains="", after_bytes=0)``: the next ``times`` matching requests get
   their connection closed: with no answer (``after_bytes=0``) or after the headers and
   ``after_bytes`` bytes of the body.
+- ``repeat_item_in_next_window(item_id, changes={...})``: as above, but the re-sent copy has
+  ``changes`` merged into it (the provider re-sends the item with different content).
+- ``add_items(items, attachments)``: more items (and attachment bytes) served from now on, e.g. a
+  hostile item; ``attachment_bytes(attachment_id, data)`` serves other bytes for one attachment
+  (e.g. more or fewer than its item declares).
+- ``serve_raw_page(body, times=1, content_encoding=None)``: the next ``times`` item pages are
+  answered 200 with these bytes as they are (a page nested too deep, a gzip bomb with
+  ``content_encoding="gzip"``).
 - ``reset_faults()``; ``requests``: a copy of the request log, one dict per request
   (``method``, ``path``, ``query``, ``status``, ``kind`` = items|attachment|other), no headers.
 """
@@ -196,6 +204,8 @@ class FeedServer:
             self._corrupt: dict[str, int | None] = {}
             self._auth_budget: int | None = None
             self._faults: list[_Fault] = []
+            self._resend_changes: dict[str, dict] = {}
+            self._raw_pages: list[list] = []  # [body, remaining, content_encoding]
 
     def repeat_page(self, n: int) -> None:
         if n < 1:
@@ -203,11 +213,43 @@ class FeedServer:
         with self._lock:
             self._repeat_page = n
 
-    def repeat_item_in_next_window(self, item_id: str) -> None:
+    def repeat_item_in_next_window(self, item_id: str, changes: dict | None = None) -> None:
         if item_id not in self._by_id:
             raise KeyError(f"no item {item_id!r} in this feed")
         with self._lock:
             self._resend[item_id] = False
+            if changes:
+                self._resend_changes[item_id] = dict(changes)
+
+    def add_items(self, items: list[dict], attachments: dict[str, bytes] | None = None) -> None:
+        with self._lock:
+            self._attachments.update(attachments or {})
+            for attachment_id, content_type in _attachment_types(items).items():
+                self._types.setdefault(attachment_id, content_type)
+            for item in items:
+                moment = parse_time(item.get("captured_at"))
+                item_id = item.get("id") if isinstance(item.get("id"), str) else ""
+                if moment is None or not item_id:
+                    raise ValueError("add_items: every item needs an id and a readable captured_at")
+                self._sorted.append((moment, item_id, item))
+                self._by_id[item_id] = (moment, item)
+            self._sorted.sort(key=lambda t: (t[0], t[1]))
+
+    def attachment_bytes(self, attachment_id: str, data: bytes) -> None:
+        with self._lock:
+            self._attachments[attachment_id] = data
+
+    def serve_raw_page(self, body: bytes, times: int = 1, content_encoding: str | None = None) -> None:
+        with self._lock:
+            self._raw_pages.append([body, times, content_encoding])
+
+    def take_raw_page(self) -> tuple[bytes, str | None] | None:
+        with self._lock:
+            for entry in self._raw_pages:
+                if entry[1] > 0:
+                    entry[1] -= 1
+                    return entry[0], entry[2]
+        return None
 
     def corrupt_attachment(self, attachment_id: str, times: int | None = 1) -> None:
         with self._lock:
@@ -298,7 +340,13 @@ class FeedServer:
             if not replay and chunk and self._repeat_page is not None and number == self._repeat_page:
                 self._repeat_page = None
                 next_cursor = _encode_cursor({**state, "o": offset, "n": number, "r": 1})
-        return 200, {"items": [self._by_id[i][1] for i in chunk], "next_cursor": next_cursor}
+        served = []
+        for position, item_id in enumerate(chunk, offset):
+            item = self._by_id[item_id][1]
+            if position < len(extra) and item_id in self._resend_changes:  # the re-sent copy, changed
+                item = {**item, **self._resend_changes[item_id]}
+            served.append(item)
+        return 200, {"items": served, "next_cursor": next_cursor}
 
     def attachment(self, attachment_id: str) -> tuple[bytes, str] | None:
         data = self._attachments.get(attachment_id)
@@ -386,6 +434,9 @@ class _Handler(BaseHTTPRequestHandler):
                               {"WWW-Authenticate": 'Bearer realm="capture-feed"'})
 
         if kind == "items":
+            raw_page = self.feed.take_raw_page()
+            if raw_page is not None:
+                return self._raw(entry, *raw_page)
             status, body = self.feed.items_page(query)
             return self._json(entry, status, body)
         if kind == "attachment":
@@ -414,6 +465,19 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(payload)
+
+    def _raw(self, entry: dict, body: bytes, content_encoding: str | None) -> None:
+        entry["status"] = 200
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        if content_encoding:
+            self.send_header("Content-Encoding", content_encoding)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
 
     def _bytes(self, entry: dict, data: bytes, content_type: str, cut: int | None) -> None:
         entry["status"] = 200 if cut is None else "dropped"

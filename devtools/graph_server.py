@@ -44,14 +44,14 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 ARCHIVE_PROPERTY_NAME = "archiveitemid"
 MAX_UPLOAD_CHUNK = 4 * 1024 * 1024
-FAULT_KINDS = ("429", "503", "500", "timeout", "drop", "commit_then_drop", "commit_then_503")
+FAULT_KINDS = ("429", "503", "500", "400", "timeout", "drop", "commit_then_drop", "commit_then_503")
 
 
 @dataclass
 class Fault:
     """The next ``times`` requests matching method and path substring misbehave (None = forever).
 
-    kinds: "429" / "503" (with Retry-After), "500", "timeout" (held past the client's timeout, then
+    kinds: "429" / "503" (with Retry-After), "500", "400" (a BadRequest, e.g. a filter Graph cannot take), "timeout" (held past the client's timeout, then
     answered 504 without being performed), "drop" (connection closed, not performed),
     "commit_then_drop" (performed, then the connection is closed), "commit_then_503" (performed,
     then answered 503 with Retry-After).
@@ -538,6 +538,8 @@ class _Handler(BaseHTTPRequestHandler):
             raise GraphError(503, "ServiceUnavailable", "The service is temporarily unavailable.", headers=headers)
         if fault.kind == "500":
             raise GraphError(500, "InternalServerError", "Something went wrong on the server.")
+        if fault.kind == "400":
+            raise GraphError(400, "BadRequest", "Invalid filter clause (injected).")
         if fault.kind == "timeout":
             time.sleep(g.timeout_hold_seconds)
             raise GraphError(504, "GatewayTimeout", "The request timed out.")

@@ -112,6 +112,8 @@ def cmd_reprocess(args) -> int:
                                 stage=app.stage)
     print(f"examined {result.examined} unmapped item(s): {result.now_mapped} now map ({result.copies_queued} copies queued), "
           f"{result.still_unmapped} still unmapped")
+    for line in result.missing:  # raw item gone or entry unreadable: left in place, the rest went on
+        print(f"  could not reprocess {line}")
     if args.deliver and result.copies_queued:
         summary = drain_all(app)
         print(f"delivered {summary.delivered}, skipped {summary.skipped}, failed {summary.failed}")

@@ -13,6 +13,7 @@ from functools import cached_property, partial
 from pathlib import Path
 
 from shared import names, telemetry
+from shared.log_policy import quiet_library_loggers
 from shared.adapters.storage.blobs import BlobStore
 from shared.adapters.storage.budget import MailboxRequestBudget
 from shared.adapters.storage.clients import StorageClients, build_storage_clients
@@ -20,12 +21,14 @@ from shared.adapters.storage.evidence import EvidenceStorage, read_day
 from shared.adapters.storage.leases import MailboxSlots
 from shared.adapters.storage.queues import QueueStore
 from shared.adapters.storage.tables import CheckpointStore, DirectoryCache, Ledger, Tables, Tracking, TranscriptDays
+from shared.domain.mapping_rule import EmailPolicy
 from shared.domain.record import RenderOptions
 from shared.pipeline import convert, deliver, evidence, pull, report, transcripts
 from shared.pipeline.messages import DeliveryMessage, ItemMessage, item_key
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
+quiet_library_loggers()  # every entry point (Functions, CLI, tests) comes through here: no URLs with tokens in logs
 HOST_JSON = Path(__file__).resolve().parent.parent / "host.json"
 
 
@@ -118,7 +121,7 @@ class Archiver:
             s = self.settings
             s.require_resolved("feed_token")
             self._feed = HttpFeed(s.feed_base_url, s.feed_token.get_secret_value(), page_size=s.feed_page_size,
-                                  timeout=s.feed_timeout_seconds)
+                                  timeout=s.feed_timeout_seconds, max_page_bytes=s.feed_max_page_bytes)
         return self._feed
 
     @property
@@ -142,7 +145,8 @@ class Archiver:
     @cached_property
     def mapping(self) -> convert.MappingSource:
         s = self.settings
-        return convert.MappingSource(self.blobs, s.mapping_container, s.mapping_path, s.default_phone_region)
+        return convert.MappingSource(self.blobs, s.mapping_container, s.mapping_path, s.default_phone_region,
+                                     email_policy=EmailPolicy.parse(s.mapping_email_property))
 
     @cached_property
     def render_options(self) -> RenderOptions:
@@ -163,8 +167,12 @@ class Archiver:
                 feed=self.feed, blobs=self.blobs, queues=self.queues, checkpoints=self.checkpoints, tracking=self.tracking,
                 max_window_hours=self.settings.max_window_hours, first_lookback_hours=self.settings.first_run_lookback_hours,
                 traceparent=telemetry.current_traceparent, progress=progress,
+                max_attachment_bytes=self.settings.max_attachment_bytes,
             )
             telemetry.count("pull", "succeeded", n=result.items)
+            if result.rejected or result.resent_changed:  # a hostile or broken source: visible in the metrics
+                telemetry.count("pull", "rejected", n=result.rejected)
+                telemetry.count("pull", "resent_changed", n=result.resent_changed)
             telemetry.pull_succeeded(result.run_id, result.items, len(result.windows))
             return result
 

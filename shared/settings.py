@@ -118,6 +118,18 @@ class Settings(BaseSettings):
     whatsapp_access_token: SecretStr = Field(default=SecretStr(""), validation_alias="WHATSAPP_ACCESS_TOKEN")
     whatsapp_graph_base_url: str = Field(default="https://graph.facebook.com/v26.0", validation_alias="WHATSAPP_GRAPH_BASE_URL")
     whatsapp_max_body_bytes: int = Field(default=4 * MiB, ge=64 * 1024, le=64 * MiB, validation_alias="WHATSAPP_MAX_BODY_BYTES")
+    # --- Hostile or broken source (issue 15) ------------------------------------------------
+    feed_max_page_bytes: int = Field(default=32 * MiB, ge=1 * MiB, le=256 * MiB, validation_alias="FEED_MAX_PAGE_BYTES")
+    max_attachment_bytes: int = Field(default=150 * MiB, ge=1 * MiB, le=2048 * MiB, validation_alias="MAX_ATTACHMENT_BYTES")
+    mapping_email_property: str = Field(default="on", validation_alias="MAPPING_EMAIL_PROPERTY")
+
+    @field_validator("mapping_email_property")
+    @classmethod
+    def _email_property_policy(cls, value: str) -> str:
+        from shared.domain.mapping_rule import EmailPolicy
+
+        EmailPolicy.parse(value)  # raises ValueError naming what is expected
+        return value.strip()
 
     # --- Validation -------------------------------------------------------------------------
     @field_validator("feed_base_url", mode="before")

@@ -8,7 +8,10 @@ a sink. Failures are sorted into the port's errors:
 - 429, 5xx, network, timeouts  -> retried with exponential backoff, honouring ``Retry-After``
                                   (each wait capped), then ``FeedTransientError``
 - any other non-2xx            -> ``FeedError`` with the first 300 characters of the body
-- a 200 that is not a page     -> ``FeedError``
+- a 200 that is not a page     -> ``FeedError`` (so is one nested too deep for the JSON parser,
+                                  and one larger than ``max_page_bytes`` once decompressed: a
+                                  page is read through a bounded inflater, never inflated whole)
+- an attachment longer than the ``max_bytes`` asked for -> ``AttachmentTooLarge`` (never retried)
 
 The token only ever goes into the Authorization header: it is scrubbed from every error message,
 and nothing here logs item content (ids, URLs without the token, counts and statuses only).
@@ -21,6 +24,7 @@ import logging
 import math
 import re
 import time
+import zlib
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import BinaryIO, Callable, Iterator
@@ -28,11 +32,14 @@ from urllib.parse import quote
 
 import httpx
 
-from shared.pipeline.ports import FeedAuthError, FeedError, FeedPage, FeedTransientError
+from shared.domain.bounded import for_log
+from shared.pipeline.ports import AttachmentTooLarge, FeedAuthError, FeedError, FeedPage, FeedTransientError
 
 log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 64 * 1024
+MAX_PAGE_BYTES = 32 * 1024 * 1024  # FEED_MAX_PAGE_BYTES' default: 500 items of up to ~64 KB each
+PAGE_ENCODINGS = "gzip, deflate"  # what a page may come compressed with: both inflate through zlib, bounded
 MAX_RETRY_AFTER_SECONDS = 365 * 24 * 3600.0  # the parser's ceiling; the client caps each wait far lower
 _SECONDS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*$")
 
@@ -75,6 +82,11 @@ def rfc3339(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from rest
+
+
 class _Retry(Exception):
     """Internal: this attempt failed transiently; wait ``after`` (server's advice) or back off."""
 
@@ -99,6 +111,7 @@ class HttpFeed:
         backoff_seconds: float = 1.0,
         max_wait_seconds: float = 60.0,
         transport: httpx.BaseTransport | None = None,
+        max_page_bytes: int = MAX_PAGE_BYTES,
     ):
         if not 1 <= page_size <= 1000:
             raise ValueError(f"page_size must be 1..1000 (the feed contract), got {page_size}")
@@ -109,6 +122,7 @@ class HttpFeed:
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
         self.max_wait_seconds = max_wait_seconds
+        self.max_page_bytes = max_page_bytes
         self._sleep = sleep
         self._token = token
         self._client = httpx.Client(
@@ -126,7 +140,8 @@ class HttpFeed:
         seen_same = 0
         cursor: str | None = None
         while True:
-            body = self._with_retries(url, params, lambda response: self._read_page(response, url))
+            body = self._with_retries(url, params, lambda response: self._read_page(response, url),
+                                      headers={"Accept-Encoding": PAGE_ENCODINGS})
             page = self._parse_page(body, url)
             yield page
             if page.next_cursor is None:
@@ -140,10 +155,12 @@ class HttpFeed:
             cursor = page.next_cursor
             params = {"cursor": cursor}
 
-    def download_attachment(self, attachment_id: str, sink: BinaryIO) -> int:
+    def download_attachment(self, attachment_id: str, sink: BinaryIO, max_bytes: int | None = None) -> int:
         """Stream one attachment into ``sink`` (from its current position); return the byte count.
 
-        A retry after a partial write rewinds and truncates the sink back to where it started.
+        A retry after a partial write rewinds and truncates the sink back to where it started. With
+        ``max_bytes``, a body that goes past it stops there and raises ``AttachmentTooLarge``: a file
+        is never written to disk beyond what the caller said it may be.
         """
         url = f"{self.base_url}/v1/attachments/{quote(attachment_id, safe='')}"
         try:
@@ -161,6 +178,9 @@ class HttpFeed:
             written = 0
             for chunk in response.iter_bytes(CHUNK_BYTES):
                 dirty = True
+                if max_bytes is not None and written + len(chunk) > max_bytes:
+                    raise AttachmentTooLarge(f"attachment {for_log(attachment_id)}: the feed sent more than the "
+                                             f"{max_bytes} bytes expected; stopped there")
                 sink.write(chunk)
                 written += len(chunk)
             expected = response.headers.get("Content-Length")
@@ -181,7 +201,7 @@ class HttpFeed:
                 sink.seek(start)
                 sink.truncate()
             raise
-        log.debug("feed attachment %s: %d bytes", attachment_id, written)
+        log.debug("feed attachment %s: %d bytes", for_log(attachment_id), written)
         return written
 
     def close(self) -> None:
@@ -203,12 +223,12 @@ class HttpFeed:
     def _with_retries(self, url: str, params: dict | None, handle: Callable[[httpx.Response], object], *,
                       headers: dict | None = None):
         """One GET, retried on transient failures; ``handle`` consumes a 2xx response inside the attempt."""
-        shown = self._scrub(url)
+        shown = for_log(self._scrub(url), 240)
         last = ""
         for attempt in range(1, self.max_attempts + 1):
             try:
                 request = self._client.build_request("GET", url, params=params, headers=headers)
-                shown = self._scrub(str(request.url))
+                shown = for_log(self._scrub(str(request.url)), 240)  # a hostile id makes a URL of any length
                 response = self._client.send(request, stream=True)
                 try:
                     self._check_status(response, shown)
@@ -219,6 +239,8 @@ class HttpFeed:
                 last, after = exc.reason, exc.after
             except (httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:  # our side is wrong: retrying won't help
                 raise FeedError(f"GET {shown}: {type(exc).__name__}: {self._scrub(str(exc))}") from None
+            except httpx.InvalidURL as exc:  # e.g. an id so long the URL passes httpx's limit: this request only
+                raise FeedError(f"GET {shown}: no valid URL can be made of it ({for_log(str(exc), 120)})") from None
             except httpx.TransportError as exc:  # connect/read/write errors, timeouts, dropped connections
                 last, after = f"{type(exc).__name__}: {self._scrub(str(exc)) or 'no detail'}", None
             except httpx.HTTPError as exc:  # e.g. a body that cannot be decoded
@@ -254,13 +276,56 @@ class HttpFeed:
         raise FeedError(f"GET {shown} answered {status}: {snippet or '(empty body)'}")
 
     def _read_page(self, response: httpx.Response, shown: str) -> bytes:
-        return response.read()  # a connection dropped mid-body raises a TransportError: retried
+        """The page's body, decompressed, never more than ``max_page_bytes`` (a gzip bomb stops there).
+
+        Read raw and inflated here in bounded steps (zlib's ``max_length``), so memory holds at most
+        the limit plus one chunk whatever the compression ratio. A connection dropped mid-body raises
+        a TransportError: retried.
+        """
+        limit = self.max_page_bytes
+        encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+        try:
+            chunks = response.iter_raw(CHUNK_BYTES)
+            first = next(chunks, b"")
+        except httpx.StreamConsumed:  # read already (an in-memory transport in tests): httpx decoded it
+            chunks, first, encoding = iter(()), response.content, "identity"
+        chunks = _chain(first, chunks)
+        too_large = FeedError(f"GET {shown}: the page is larger than {limit} bytes once decompressed "
+                              "(FEED_MAX_PAGE_BYTES); ask the feed's provider, or lower FEED_PAGE_SIZE")
+        body = bytearray()
+        if encoding in ("", "identity"):
+            for chunk in chunks:
+                body += chunk
+                if len(body) > limit:
+                    raise too_large
+            return bytes(body)
+        if encoding not in ("gzip", "x-gzip", "deflate"):
+            raise FeedError(f"GET {shown}: the page came with Content-Encoding {for_log(encoding, 40)}; "
+                            f"only {PAGE_ENCODINGS} or none were asked for")
+        inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib header, detected
+        try:
+            for chunk in chunks:
+                data = chunk
+                while data and not inflater.eof:
+                    body += inflater.decompress(data, limit + 1 - len(body))
+                    if len(body) > limit:
+                        raise too_large
+                    data = inflater.unconsumed_tail
+            body += inflater.flush()  # all input was fed in bounded steps: only zlib's last few bytes are left
+        except zlib.error as exc:
+            raise FeedError(f"GET {shown}: the page's {encoding} body cannot be decompressed ({exc})") from None
+        if len(body) > limit:
+            raise too_large
+        return bytes(body)
 
     def _parse_page(self, body: bytes, url: str) -> FeedPage:
         try:
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise FeedError(f"GET {url}: the 200 body is not JSON ({type(exc).__name__}, {len(body)} bytes)") from None
+        except RecursionError:
+            raise FeedError(f"GET {url}: the 200 body ({len(body)} bytes) is nested deeper than the JSON parser "
+                            "allows (RecursionError): not a page of the contract; ask the feed's provider") from None
         if not isinstance(data, dict):
             raise FeedError(f"GET {url}: the 200 body is a JSON {type(data).__name__}, not an object with 'items'")
         items = data.get("items")

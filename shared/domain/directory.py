@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+NOT_RESOLVABLE = "the directory could not resolve this address"  # a look-up refused for this one address (4xx)
+
 
 @dataclass(frozen=True)
 class UserStatus:
@@ -18,6 +20,11 @@ class UserStatus:
     user_id: str | None = None  # Entra object id
     primary_address: str | None = None  # the user's 'mail' (primary SMTP address)
     reason: str = ""  # why it is not a valid archive target, for the report
+
+    @property
+    def not_resolvable(self) -> bool:
+        """The directory refused this address's look-up (not an outage, not 'no such user'): reported."""
+        return self.reason.startswith(NOT_RESOLVABLE)
 
     @property
     def is_valid_target(self) -> bool:

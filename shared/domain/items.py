@@ -244,6 +244,8 @@ def parse_item(raw: bytes | str | dict) -> Item:
             data = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ItemRejected(None, f"not valid JSON ({exc})") from None
+        except RecursionError:  # a hostile item nested deeper than the parser allows: rejected, never retried
+            raise ItemRejected(None, "nested deeper than the JSON parser allows") from None
     if not isinstance(data, dict):
         raise ItemRejected(None, f"expected a JSON object, got {type(data).__name__}")
     item_id = data.get("id") if isinstance(data.get("id"), str) else None

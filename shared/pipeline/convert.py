@@ -18,11 +18,22 @@ from datetime import timedelta, timezone
 from typing import Callable
 
 from shared import names
+from shared.domain.bounded import for_log
 from shared.domain.items import Attachment, Item, ItemRejected, capture_day, parse_item
 from shared.domain.mapping_file import MappingFile, parse_mapping_csv
-from shared.domain.mapping_rule import ItemMapping, addresses_to_check, map_item
+from shared.domain.mapping_rule import (
+    TRUST_EMAIL_PROPERTY,
+    EmailPolicy,
+    ItemMapping,
+    addresses_to_check,
+    map_item,
+    mapped_via,
+)
 from shared.domain.phones import participant_keys
 from shared.domain.record import RenderOptions, render_record
+from shared.domain.record.annotate import RESENT_NOTE, add_headers
+from shared.domain.record.ids import message_id_for
+from shared.pipeline.memory_budget import PROCESS_BUDGET, MemoryBudget, render_cost
 from shared.pipeline.messages import DeliveryMessage, ItemMessage, item_key
 from shared.pipeline.ports import Directory, UserStatus
 
@@ -34,8 +45,9 @@ class MappingSource:
     """The mapping CSV from MAPPING_BLOB, re-read only when its ETag changes (checked at most every ``recheck_seconds``)."""
 
     def __init__(self, blobs, container: str, path: str, default_region: str, recheck_seconds: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, email_policy: EmailPolicy = TRUST_EMAIL_PROPERTY):
         self.blobs, self.container, self.path = blobs, container, path
+        self.email_policy = email_policy  # MAPPING_EMAIL_PROPERTY: how far the items' email property is trusted
         self.region = default_region
         self.recheck_seconds = recheck_seconds
         self.clock = clock
@@ -104,7 +116,12 @@ class BlobAttachments:
         self.blobs = blobs
 
     def read(self, attachment: Attachment) -> bytes | None:
-        return self.blobs.get_if_exists(names.ATTACHMENTS, attachment.sha256)
+        """The stored bytes, only when they are exactly as many as declared: the size is checked before
+        the body is read, so an item declaring 0 bytes for a 400 MB file never loads it (unavailable)."""
+        found = self.blobs.get_at_most(names.ATTACHMENTS, attachment.sha256, attachment.size)
+        if found is None or found[0] is None or found[1] != attachment.size:
+            return None
+        return found[0]
 
 
 def attachment_location(attachment: Attachment) -> str:
@@ -175,9 +192,19 @@ IMPORT_RAW_PREFIX = "imports/"  # raw blobs only `import-export` writes (pull wr
 
 
 def map_participants(item: Item, *, mapping: MappingFile, directory: Directory, region: str,
-                     trust_owner: bool = False) -> ItemMapping:
-    valid = {address: directory.lookup(address) for address in sorted(addresses_to_check(item, mapping, region))}
-    return map_item(item, mapping, valid, region, trust_owner)
+                     policy: EmailPolicy = TRUST_EMAIL_PROPERTY, trust_owner: bool = False) -> ItemMapping:
+    valid = {address: directory.lookup(address) for address in sorted(addresses_to_check(item, mapping, region, policy))}
+    return map_item(item, mapping, valid, region, policy, trust_owner)
+
+
+def archive_notes(item_mapping: ItemMapping, message: ItemMessage) -> tuple[list[tuple[str, str]], str | None]:
+    """Headers the pipeline adds to a record: where each mapping came from; for a changed re-send, its link."""
+    headers = [("X-WhatsApp-Mapped-Via", mapped_via(item_mapping))]
+    if not message.resent_of:
+        return headers, None
+    headers += [("X-WhatsApp-Resent-Of", message.resent_of),
+                ("X-WhatsApp-Note", f"{RESENT_NOTE}; the first version is archived as item {message.resent_of}")]
+    return headers, message_id_for(message.resent_of)
 
 
 def convert_item(
@@ -192,47 +219,62 @@ def convert_item(
     options: RenderOptions,
     traceparent: Callable[[], str | None] = lambda: None,
     stage: Stage | None = None,
+    raw: bytes | None = None,
+    memory: MemoryBudget | None = None,
 ) -> ConvertOutcome:
-    """``stage`` set (transcript mode): a mapped item is handed to it instead of rendered and fanned out."""
+    """``stage`` set (transcript mode): a mapped item is handed to it instead of rendered and fanned out.
+    ``raw`` given (reprocess-unmapped, from the unmapped/ entry): used instead of reading raw/."""
     key = item_key(message.item_id)
-    raw = blobs.get(names.RAW, message.raw_blob)
+    if raw is None:
+        raw = blobs.get(names.RAW, message.raw_blob)
     try:
         item = parse_item(raw)
+        if message.resent_of:  # a changed re-send is archived under its own id, linked to the first
+            item = item.model_copy(update={"id": message.item_id})
     except ItemRejected as exc:
         blobs.put(names.REJECTED, f"{message.report_date}/{key}.json",
                   json.dumps({"item_id": message.item_id, "reason": exc.reason, "raw_blob": f"{names.RAW}/{message.raw_blob}",
                               "report_date": message.report_date}, ensure_ascii=False, indent=2).encode(),
                   content_type="application/json")
         tracking.item(message.report_date, key, item_id=message.item_id, stage="rejected", reason=exc.reason[:1000])
-        log.warning("item %s rejected: %s", message.item_id, exc.reason)
+        log.warning("item %s rejected: %s", for_log(message.item_id), for_log(exc.reason, 300))
         return ConvertOutcome("rejected", reason=exc.reason)
 
     # The owner named by the admin at import is trusted only on items the import itself stored:
     # a feed cannot write under raw/imports/, so it cannot claim owner_verified.
     item_mapping = map_participants(item, mapping=mapping.get(), directory=directory, region=region,
+                                    policy=getattr(mapping, "email_policy", TRUST_EMAIL_PROPERTY),
                                     trust_owner=message.raw_blob.startswith(IMPORT_RAW_PREFIX))
     if item_mapping.unmapped:
         people = participant_labels(item, region)
         reasons = sorted({pm.reason for pm in item_mapping.participants if pm.reason})
+        # the raw item travels inside the entry: the lifecycle rule on raw/ can never orphan it
         blobs.put(names.UNMAPPED, f"{message.report_date}/{key}.json",
                   json.dumps({"item_id": message.item_id, "raw_blob": message.raw_blob, "report_date": message.report_date,
-                              "run_id": message.run_id, "participants": people, "reasons": reasons},
-                             ensure_ascii=False, indent=2).encode(), content_type="application/json")
+                              "run_id": message.run_id, "participants": people, "reasons": reasons,
+                              "resent_of": message.resent_of, "raw": json.loads(raw)},
+                             ensure_ascii=False, indent=2).encode("utf-8", "surrogatepass"), content_type="application/json")
         tracking.item(message.report_date, key, item_id=message.item_id, stage="unmapped", item_type=item.type,
                       participants=", ".join(people)[:2000], reason="; ".join(reasons)[:1000])
         return ConvertOutcome("unmapped", reason="no participant maps to a valid Microsoft 365 mailbox")
     if stage is not None:
         return stage(item, item_mapping, message)
 
-    record = render_record(item, mailbox_of=item_mapping.mailbox_of, attachments=BlobAttachments(blobs), options=options,
-                           context=ArchivedItems(blobs).context_for(item))
-    mime_blob = f"{capture_day(item.captured_at)}/{key}.eml"
-    blobs.put(names.MIME, mime_blob, record.eml, content_type="message/rfc822",
-              metadata={"item_class": record.item_class, "partial": str(record.partial).lower()})
+    cost = render_cost([a.size for a in item.all_attachments], options.max_item_bytes)
+    with (memory or PROCESS_BUDGET).hold(cost):  # large files: a few at a time per process, whatever the batch
+        record = render_record(item, mailbox_of=item_mapping.mailbox_of, attachments=BlobAttachments(blobs), options=options,
+                               context=ArchivedItems(blobs).context_for(item))
+        headers, reference = archive_notes(item_mapping, message)
+        eml = add_headers(record.eml, headers, reference=reference)
+        mime_blob = f"{capture_day(item.captured_at)}/{key}.eml"
+        blobs.put(names.MIME, mime_blob, eml, content_type="message/rfc822",
+                  metadata={"item_class": record.item_class, "partial": str(record.partial).lower()})
+        del eml
     fan_out(item, item_mapping, record, message=message, mime_blob=mime_blob, queues=queues, tracking=tracking,
             traceparent=traceparent())
     tracking.item(message.report_date, key, item_id=message.item_id, stage="converted", item_type=item.type,
-                  copies=len(item_mapping.mailboxes), partial=record.partial)
+                  copies=len(item_mapping.mailboxes), partial=record.partial,
+                  unresolved="; ".join(item_mapping.unresolved) or None)
     return ConvertOutcome("converted", copies=len(item_mapping.mailboxes))
 
 

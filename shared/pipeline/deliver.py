@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 
 from shared import names
+from shared.domain.bounded import for_log
 from shared.pipeline.messages import DeliveryMessage, item_key
 from shared.pipeline.ports import ArchiveCopy, Mailbox, MailboxPermanent, MailboxThrottled
 
@@ -98,7 +99,7 @@ def deliver_copy(
             reason = f"Graph refused the copy: {exc}"
             ledger.mark_failed(message.mailbox, key, reason)
             tracking.copy_outcome(message.report_date, key, message.mailbox, "failed", reason, stage="deliver")
-            log.warning("copy of %s for a mailbox failed permanently: %s", message.item_id, exc.code)
+            log.warning("copy of %s for a mailbox failed permanently: %s", for_log(message.item_id), for_log(exc.code))
             return Delivered("failed", reason)
         # MailboxTransient and anything else propagate: the queue retries; the ledger says 'creating',
         # so the next attempt asks Graph before creating again.

@@ -32,6 +32,7 @@ class ItemMessage(_Msg):
     report_date: str  # the day whose report counts this item (the pull run's UTC date)
     run_id: str
     traceparent: str | None = None
+    resent_of: str | None = None  # a changed re-send: the id of the first item, which this one is linked to
 
 
 class DeliveryMessage(_Msg):

@@ -32,6 +32,14 @@ class AttachmentCorrupt(FeedError):
     """Downloaded bytes do not hash to the item's sha256 (after re-fetching)."""
 
 
+class AttachmentTooLarge(FeedError):
+    """The file is (or the feed sent) more bytes than allowed: its declared size, or MAX_ATTACHMENT_BYTES."""
+
+
+class AttachmentSizeMismatch(FeedError):
+    """The bytes are not as many as the item's declared ``size`` says (after re-fetching)."""
+
+
 @dataclass(frozen=True)
 class FeedPage:
     items: list[dict]  # raw item objects, as served (validated later, by convert)
@@ -42,8 +50,11 @@ class Feed(Protocol):
     def pages(self, since: datetime, until: datetime) -> Iterator[FeedPage]:
         """Pages of the half-open window [since, until) on captured_at, in order."""
 
-    def download_attachment(self, attachment_id: str, sink: BinaryIO) -> int:
-        """Stream one attachment's bytes into ``sink``; return the byte count."""
+    def download_attachment(self, attachment_id: str, sink: BinaryIO, max_bytes: int | None = None) -> int:
+        """Stream one attachment's bytes into ``sink``; return the byte count.
+
+        More than ``max_bytes`` (when given) raises ``AttachmentTooLarge`` once that many were written.
+        """
 
 
 # --------------------------------------------------------------------------- directory

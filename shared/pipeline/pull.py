@@ -5,6 +5,21 @@ caught up in steps). Inside a window, page by page: raw item JSON to ``raw/``, e
 fetched, its sha256 checked and stored by hash, then one message on ``items``. The checkpoint
 moves to a window's end only after the whole window is stored and queued; a run that dies
 half-way leaves it, and the next run pulls the window again (downstream is idempotent).
+
+A hostile or broken source never stops the window (issue 15):
+
+- an error that belongs to one item (a value storage refuses, one that cannot be serialised, ...)
+  rejects that item at the pull, kept under ``rejected/`` with the reason, and the window goes on;
+  only the feed's own failures (auth, transient, a page that is not a page) and storage outages
+  fail the window, and the run record then says ``failed`` with the error, whatever it was;
+- every value from the feed written to a table or a log line is bounded (``shared.domain.bounded``);
+- an attachment is fetched only when its declared ``size`` is within MAX_ATTACHMENT_BYTES, the
+  download stops at the declared size, and bytes of another length are refused like a sha256
+  mismatch (named in the record as unavailable, reported with the reason);
+- a re-sent item whose bytes differ from the first copy is archived as its own record, id
+  ``{id}.resent-{sha256 of its bytes, 16 hex}`` (its raw blob is the re-send as received), linked
+  to the first (``X-WhatsApp-Resent-Of``, References/In-Reply-To, a note in the record) and
+  reported; the first record stays as it was.
 """
 
 from __future__ import annotations
@@ -18,14 +33,27 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
+from azure.core.exceptions import HttpResponseError
+
 from shared import names
+from shared.domain.bounded import ID_CHARS, bounded, for_log
 from shared.domain.items import Attachment, ItemRejected, capture_day, parse_item
 from shared.pipeline.messages import ItemMessage, item_key
-from shared.pipeline.ports import AttachmentCorrupt, Feed, FeedAuthError, FeedError, FeedTransientError
+from shared.pipeline.ports import (
+    AttachmentCorrupt,
+    AttachmentSizeMismatch,
+    AttachmentTooLarge,
+    Feed,
+    FeedAuthError,
+    FeedError,
+    FeedTransientError,
+)
 
 log = logging.getLogger(__name__)
 
 SPOOL_BYTES = 8 * 1024 * 1024  # attachments larger than this stream through a temp file
+MAX_ATTACHMENT_BYTES = 150 * 1024 * 1024  # the setting's default, in line with MAX_ITEM_BYTES
+RESENT_MARK = ".resent-"
 
 
 @dataclass
@@ -38,6 +66,7 @@ class PullResult:
     attachments_reused: int = 0
     attachments_corrupt: int = 0
     resent_changed: int = 0
+    rejected: int = 0  # items refused at the pull (an error of that item alone), kept under rejected/
 
 
 def plan_windows(watermark: datetime | None, now: datetime, *, max_hours: int, first_lookback_hours: int) -> list[tuple[datetime, datetime]]:
@@ -52,14 +81,31 @@ def plan_windows(watermark: datetime | None, now: datetime, *, max_hours: int, f
     return windows
 
 
-def _fetch_attachment(feed: Feed, blobs, attachment: Attachment, attempts: int = 3) -> str:
-    """Store one attachment under attachments/{sha256}; 'fetched', 'reused' or raise AttachmentCorrupt."""
-    if blobs.exists(names.ATTACHMENTS, attachment.sha256):
+def _fetch_attachment(feed: Feed, blobs, attachment: Attachment, attempts: int = 3, *,
+                      max_bytes: int = MAX_ATTACHMENT_BYTES) -> str:
+    """Store one attachment under attachments/{sha256}; 'fetched', 'reused', or raise a FeedError saying why not.
+
+    Refused: a declared size over ``max_bytes`` (not downloaded), bytes past the declared size (the
+    download stops there), a length other than the declared one, a sha256 other than the declared one.
+    """
+    if attachment.size > max_bytes:
+        raise AttachmentTooLarge(f"declared {attachment.size} bytes, more than MAX_ATTACHMENT_BYTES ({max_bytes}); not fetched")
+    stored = blobs.size(names.ATTACHMENTS, attachment.sha256)
+    if stored is not None:
+        if stored != attachment.size:
+            raise AttachmentSizeMismatch(f"declared {attachment.size} bytes, but the file with its sha256 has {stored}")
         return "reused"
     last = ""
     for _ in range(attempts):
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as sink:
-            size = feed.download_attachment(attachment.id, sink)
+            try:
+                size = feed.download_attachment(attachment.id, sink, max_bytes=attachment.size)
+            except AttachmentTooLarge:
+                raise AttachmentSizeMismatch(f"declared {attachment.size} bytes, the feed sent more; "
+                                             "download stopped at the declared size") from None
+            if size != attachment.size:
+                last = f"got {size} bytes, {attachment.size} declared"
+                continue
             sink.seek(0)
             digest = hashlib.sha256()
             for chunk in iter(lambda: sink.read(1024 * 1024), b""):
@@ -70,23 +116,59 @@ def _fetch_attachment(feed: Feed, blobs, attachment: Attachment, attempts: int =
                           metadata={"attachment_id": attachment.id[:256].encode("ascii", "replace").decode(), "size": str(size)})
                 return "fetched"
             last = f"got {size} bytes hashing to {digest.hexdigest()}"
-    raise AttachmentCorrupt(
-        f"attachment {attachment.id}: expected sha256 {attachment.sha256} ({attachment.size} bytes), {last} "
+    error = AttachmentSizeMismatch if last.endswith("declared") else AttachmentCorrupt
+    raise error(
+        f"expected sha256 {attachment.sha256} ({attachment.size} bytes), {last} "
         f"after {attempts} downloads; the record will name it as unavailable"
     )
 
 
-def _store_raw(blobs, raw: dict, key: str, day: str) -> tuple[str, bool]:
-    """Keep the first copy of an item as received; a re-send with different bytes is kept beside it."""
+def _store_raw(blobs, raw: dict, key: str, day: str) -> tuple[str, str | None]:
+    """Keep the first copy of an item as received; a re-send with different bytes is kept beside it.
+
+    Returns (the first copy's blob, the changed re-send's blob or None)."""
     body = json.dumps(raw, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8", "surrogatepass")
     name = f"{day}/{key}.json"
     if blobs.put(names.RAW, name, body, content_type="application/json", overwrite=False):
-        return name, False
+        return name, None
     if blobs.get(names.RAW, name) == body:
-        return name, False
-    resend = f"{day}/{key}.resent-{hashlib.sha256(body).hexdigest()[:16]}.json"
+        return name, None
+    resend = f"{day}/{key}{RESENT_MARK}{hashlib.sha256(body).hexdigest()[:16]}.json"
     blobs.put(names.RAW, resend, body, content_type="application/json", overwrite=False)
-    return name, True  # the item is archived from its first version; the changed re-send is kept as evidence
+    return name, resend
+
+
+def resent_id(item_id: str, resend_blob: str) -> str:
+    """The id a changed re-send is archived under: the first's id (head) + '.resent-' + 16 hex of its bytes."""
+    tag = resend_blob.rsplit(RESENT_MARK, 1)[1].removesuffix(".json")
+    return f"{item_id[:200 - len(RESENT_MARK) - len(tag)]}{RESENT_MARK}{tag}"
+
+
+def item_specific(exc: BaseException) -> bool:
+    """Did this error come from one item's content (reject it, go on) rather than from the feed or an outage?"""
+    if isinstance(exc, (FeedAuthError, FeedTransientError)):
+        return False
+    if isinstance(exc, HttpResponseError):  # storage refused what we sent for this item (too large, bad value)
+        status = getattr(exc, "status_code", None) or 0
+        return 400 <= status < 500 and status not in (401, 403, 408, 429)
+    return isinstance(exc, (ValueError, TypeError, KeyError, RecursionError, UnicodeError, OverflowError, FeedError))
+
+
+def _reject_at_pull(raw, exc: BaseException, *, blobs, tracking, result: "PullResult", window_day: str) -> None:
+    raw_id = raw.get("id") if isinstance(raw, dict) else None
+    item_id = bounded(raw_id, ID_CHARS) if isinstance(raw_id, str) and raw_id else f"invalid-{uuid.uuid4().hex}"
+    key = item_key(item_id)
+    reason = f"refused at the pull: {type(exc).__name__}: {bounded(str(exc), 500)}"
+    entry = {"item_id": item_id, "reason": reason, "report_date": result.report_date, "stage": "pull"}
+    try:
+        entry["raw"] = json.loads(json.dumps(raw, ensure_ascii=False))
+    except (ValueError, TypeError, RecursionError):
+        entry["raw_unserialisable"] = bounded(repr(raw), 10000)
+    blobs.put(names.REJECTED, f"{window_day}/{key}.json", json.dumps(entry, ensure_ascii=False, indent=2).encode("utf-8", "surrogatepass"),
+              content_type="application/json")
+    tracking.item(result.report_date, key, item_id=item_id, stage="rejected", run_id=result.run_id, reason=reason)
+    result.rejected += 1
+    log.warning("item %s refused at the pull: %s", for_log(item_id), for_log(reason, 300))
 
 
 def pull_delta(
@@ -101,6 +183,7 @@ def pull_delta(
     now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
     traceparent: Callable[[], str | None] = lambda: None,
     progress: Callable[[str], None] = lambda _msg: None,
+    max_attachment_bytes: int = MAX_ATTACHMENT_BYTES,
 ) -> PullResult:
     started = now()
     run_id = started.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
@@ -112,51 +195,86 @@ def pull_delta(
             progress(f"pulling window {since.isoformat()} .. {until.isoformat()}")
             for page in feed.pages(since, until):
                 for raw in page.items:
-                    _pull_one(raw, feed=feed, blobs=blobs, queues=queues, tracking=tracking, result=result,
-                              window_day=capture_day(since), traceparent=traceparent())
+                    try:
+                        _pull_one(raw, feed=feed, blobs=blobs, queues=queues, tracking=tracking, result=result,
+                                  window_day=capture_day(since), traceparent=traceparent(), max_attachment_bytes=max_attachment_bytes)
+                    except Exception as exc:  # noqa: BLE001 - sorted just below: one item's fault, or the window's
+                        if not item_specific(exc):
+                            raise
+                        _reject_at_pull(raw, exc, blobs=blobs, tracking=tracking, result=result, window_day=capture_day(since))
                 progress(f"  {result.items} items stored and queued")
             checkpoints.set_watermark(until)
             result.windows.append((since, until))
             checkpoints.record_run(run_id, last_window_end=until.isoformat(), items=result.items)
-    except FeedError as exc:
-        checkpoints.record_run(run_id, status="failed", error=str(exc)[:1000], finished=now().isoformat(), items=result.items)
+    except BaseException as exc:  # any failure, a feed's or not: the run record says failed, with why
+        try:
+            checkpoints.record_run(run_id, status="failed", error=f"{type(exc).__name__}: {exc}", finished=now().isoformat(),
+                                   items=result.items)
+        except Exception:  # noqa: BLE001 - storage may be what failed; the original error matters more
+            log.warning("could not mark pull run %s failed", run_id, exc_info=True)
         raise
     checkpoints.record_run(run_id, status="succeeded", finished=now().isoformat(), items=result.items,
-                           windows=len(result.windows), attachments_corrupt=result.attachments_corrupt)
+                           windows=len(result.windows), attachments_corrupt=result.attachments_corrupt,
+                           rejected=result.rejected, resent_changed=result.resent_changed)
     return result
 
 
-def _pull_one(raw, *, feed, blobs, queues, tracking, result: PullResult, window_day: str, traceparent) -> None:
+def _pull_one(raw, *, feed, blobs, queues, tracking, result: PullResult, window_day: str, traceparent,
+              max_attachment_bytes: int = MAX_ATTACHMENT_BYTES) -> None:
     raw_id = raw.get("id") if isinstance(raw, dict) else None
-    item_id = raw_id if isinstance(raw_id, str) and raw_id else f"invalid-{uuid.uuid4().hex}"
+    # an id longer than the contract allows is kept bounded (a hash of the whole in it): convert rejects it
+    item_id = bounded(raw_id, ID_CHARS) if isinstance(raw_id, str) and raw_id else f"invalid-{uuid.uuid4().hex}"
     key = item_key(item_id)
     corrupt: list[str] = []
+    problems: list[str] = []
     try:
         item = parse_item(raw)
         day = capture_day(item.captured_at)
     except ItemRejected:
         item, day = None, window_day  # stored and queued all the same: convert rejects it with the reason
-    raw_blob, changed = _store_raw(blobs, raw if isinstance(raw, dict) else {"value": raw}, key, day)
-    result.resent_changed += int(changed)
+    raw_blob, resend_blob = _store_raw(blobs, raw if isinstance(raw, dict) else {"value": raw}, key, day)
     if item is not None:
         for attachment in item.all_attachments:
             try:
-                outcome = _fetch_attachment(feed, blobs, attachment)
+                outcome = _fetch_attachment(feed, blobs, attachment, max_bytes=max_attachment_bytes)
             except (FeedAuthError, FeedTransientError):
                 raise  # the run fails and the checkpoint stays: the next run fetches it again
-            except FeedError as exc:  # corrupt after re-fetching, or the feed refuses this one file (e.g. 404)
-                log.warning("attachment %s of item %s not stored: %s", attachment.id, item_id, type(exc).__name__)
-                corrupt.append(attachment.id)
+            except FeedError as exc:  # corrupt, a size lie, too large, or the feed refuses this one file (e.g. 404)
+                log.warning("attachment %s of item %s not stored: %s", for_log(attachment.id), for_log(item_id),
+                            type(exc).__name__)
+                corrupt.append(bounded(attachment.id, 200))
+                problems.append(f"{bounded(attachment.id, 80)}: {type(exc).__name__}: {bounded(str(exc), 600)}")
                 result.attachments_corrupt += 1
                 continue
             if outcome == "fetched":
                 result.attachments_fetched += 1
             else:
                 result.attachments_reused += 1
+    own = resend_blob is None  # the files fetched were this copy's; for a changed re-send, the re-send's
     tracking.item(result.report_date, key, item_id=item_id, stage="pulled", run_id=result.run_id,
-                  item_type=item.type if item else "", corrupt_attachments=",".join(corrupt) or None,
+                  item_type=item.type if item else "", corrupt_attachments=(",".join(corrupt) or None) if own else None,
+                  attachment_problems=("; ".join(problems) or None) if own else None,
                   raw_blob=raw_blob)  # the evidence manifest hashes the item as received from here
     message = ItemMessage(item_id=item_id, raw_blob=raw_blob, report_date=result.report_date, run_id=result.run_id,
                           traceparent=traceparent)
     queues.send(names.ITEMS_QUEUE, message.model_dump())
     result.items += 1
+    if resend_blob is not None and item is not None:
+        _queue_resend(item_id, resend_blob, queues=queues, tracking=tracking, result=result, traceparent=traceparent,
+                      corrupt=corrupt, problems=problems)
+
+
+def _queue_resend(item_id: str, resend_blob: str, *, queues, tracking, result: PullResult, traceparent,
+                  corrupt: list[str], problems: list[str]) -> None:
+    """A changed re-send: its own item (id suffixed), linked to the first, reported and counted."""
+    new_id = resent_id(item_id, resend_blob)
+    tracking.item(result.report_date, item_key(new_id), item_id=new_id, stage="pulled", run_id=result.run_id,
+                  resent_of=item_id, reason=f"the source re-sent item {bounded(item_id, 300)} with different content", corrupt_attachments=",".join(corrupt) or None,
+                  attachment_problems="; ".join(problems) or None)
+    queues.send(names.ITEMS_QUEUE, ItemMessage(item_id=new_id, raw_blob=resend_blob, report_date=result.report_date,
+                                               run_id=result.run_id, traceparent=traceparent,
+                                               resent_of=item_id).model_dump())
+    result.resent_changed += 1
+    result.items += 1
+    log.warning("item %s was re-sent by the source with different content: archived as its own record %s, "
+                "linked to the first", for_log(item_id), for_log(new_id))

@@ -50,6 +50,7 @@ class Report:
     converted: int = 0
     staged: int = 0  # transcript mode: items waiting for their capture day's transcript
     attachments_corrupt: int = 0
+    resent_changed: int = 0  # items the source re-sent with different content (archived as their own records)
     runs: list[dict] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     mailboxes: dict[str, dict[str, int]] = field(default_factory=dict)  # mailbox -> {outcome: copies}
@@ -71,7 +72,8 @@ class Report:
 
     def figures(self) -> dict[str, int]:
         return {k: getattr(self, k) for k in ("items_available", "copies", "imported", "partial", "skipped", "failed",
-                                               "pending", "rejected", "unmapped", "converted", "staged", "attachments_corrupt")}
+                                               "pending", "rejected", "unmapped", "converted", "staged", "attachments_corrupt",
+                                               "resent_changed")}
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -126,9 +128,20 @@ def build_report(report_date: str, rows: list[dict], runs: list[dict], *, full_n
             if row.get("corrupt_attachments"):
                 n = len(row["corrupt_attachments"].split(","))
                 report.attachments_corrupt += n
+                why = f": {row['attachment_problems']}" if row.get("attachment_problems") else ""
                 report.problems.append(Problem(row.get("item_id", ""), "", "", "pull",
                                                f"{n} attachment(s) could not be fetched intact (sha256 mismatch after "
-                                               "re-fetching, or refused by the feed); the record names them as unavailable"))
+                                               "re-fetching, or refused by the feed); the record names them as unavailable"
+                                               + why))
+            if row.get("unresolved"):
+                report.problems.append(Problem(row.get("item_id", ""), "", "", "mapping",
+                                               f"the directory refused to look up {row['unresolved']}; the participants "
+                                               "naming it got no copy, the others did"))
+            if row.get("resent_of"):
+                report.resent_changed += 1
+                report.problems.append(Problem(row.get("item_id", ""), "", "", "pull",
+                                               f"the source re-sent item {row['resent_of']} with different content: archived "
+                                               "as this separate record, linked to the first (X-WhatsApp-Resent-Of)"))
         elif rk.startswith("copy|"):
             report.copies += 1
             outcome = row.get("outcome", "pending")

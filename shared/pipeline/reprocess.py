@@ -2,16 +2,26 @@
 
 Only items that now map leave unmapped/ (their copies are queued for delivery and counted in
 their original day's report); the rest stay where they are, untouched.
+
+Each unmapped/ entry carries its raw item (since issue 15), so the lifecycle rule that expires
+raw/ cannot orphan it. An older entry without one is read from raw/; when that blob is gone (or
+the entry cannot be read) the entry is reported as missing, left in place, and the rest go on.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 
+from azure.core.exceptions import ResourceNotFoundError
+
 from shared import names
+from shared.domain.bounded import for_log
 from shared.pipeline.convert import convert_item
 from shared.pipeline.messages import ItemMessage
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -21,6 +31,7 @@ class ReprocessResult:
     still_unmapped: int = 0
     copies_queued: int = 0
     item_ids: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # "entry: why" for entries whose raw item is gone or unreadable
 
 
 def reprocess_unmapped(*, blobs, queues, tracking, mapping, directory, region: str, options, traceparent=lambda: None,
@@ -28,13 +39,24 @@ def reprocess_unmapped(*, blobs, queues, tracking, mapping, directory, region: s
     mapping.invalidate()
     result = ReprocessResult()
     for name in list(blobs.list(names.UNMAPPED)):
-        kept = json.loads(blobs.get(names.UNMAPPED, name))
         result.examined += 1
-        message = ItemMessage(item_id=kept["item_id"], raw_blob=kept["raw_blob"], report_date=kept["report_date"],
-                              run_id=kept.get("run_id", "reprocess"))
-        outcome = convert_item(message, blobs=blobs, queues=queues, tracking=tracking, mapping=mapping,
-                               directory=directory, region=region, options=options, traceparent=traceparent,
-                               stage=stage)
+        kept: dict = {}
+        try:
+            kept = json.loads(blobs.get(names.UNMAPPED, name))
+            message = ItemMessage(item_id=kept["item_id"], raw_blob=kept["raw_blob"], report_date=kept["report_date"],
+                                  run_id=kept.get("run_id", "reprocess"), resent_of=kept.get("resent_of"))
+            raw = json.dumps(kept["raw"], ensure_ascii=False).encode("utf-8", "surrogatepass") if "raw" in kept else None
+            outcome = convert_item(message, blobs=blobs, queues=queues, tracking=tracking, mapping=mapping,
+                                   directory=directory, region=region, options=options, traceparent=traceparent,
+                                   stage=stage, raw=raw)
+        except ResourceNotFoundError:
+            result.missing.append(f"{name}: its raw item {names.RAW}/{kept.get('raw_blob', '?')} is gone (expired?)")
+            log.warning("unmapped entry %s: raw item gone; left in place", for_log(name))
+            continue
+        except (ValueError, KeyError, TypeError) as exc:  # an entry we cannot read: report it, go on
+            result.missing.append(f"{name}: unreadable entry ({type(exc).__name__})")
+            log.warning("unmapped entry %s unreadable: %s", for_log(name), type(exc).__name__)
+            continue
         if outcome.status in ("converted", "staged"):  # staged: transcript mode
             blobs.delete(names.UNMAPPED, name)
             result.now_mapped += 1

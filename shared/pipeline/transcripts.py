@@ -145,6 +145,12 @@ class BuildResult:
     copies: int = 0
 
 
+def _staged_item(blobs, entry: dict):
+    """A staged item as parsed from raw/; a changed re-send keeps the id it was archived under (``{id}.resent-...``)."""
+    item = parse_item(blobs.get(names.RAW, entry["raw_blob"]))
+    return item if item.id == entry["item_id"] else item.model_copy(update={"id": entry["item_id"]})
+
+
 def build_transcripts(*, blobs, queues, tracking, days, checkpoints, region: str, options: RenderOptions,
                       now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
                       traceparent: Callable[[], str | None] = lambda: None) -> BuildResult:
@@ -198,7 +204,7 @@ def build_day(day: str, *, blobs, queues, tracking, region: str, options: Render
     if not entries:
         return 0, 0
     by_id = {e["item_id"]: e for e in entries}
-    items = {e["item_id"]: parse_item(blobs.get(names.RAW, e["raw_blob"])) for e in entries}
+    items = {e["item_id"]: _staged_item(blobs, e) for e in entries}
     mailbox_of = mailbox_lookup(entries, region)
     built: dict[str, dict[str, str]] = {i: {} for i in by_id}
     made = copies = 0

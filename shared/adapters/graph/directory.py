@@ -6,6 +6,11 @@ advanced query (``ConsistencyLevel: eventual`` + ``$count=true``, as Graph requi
 ``MailboxNotEnabledForRESTAPI`` (unlicensed, on-premises, soft-deleted, guest) or 403 (outside the
 app's RBAC scope) means no usable mailbox. Anything transient (429, 5xx, timeouts, dropped
 connections) raises ``DirectoryUnavailable``: an outage is never read as "not a user".
+
+A look-up Graph refuses for that one address (a 4xx other than 401/403/408/429: e.g. 400 for an
+address its filter cannot take) means that address is *not resolvable*: a ``UserStatus`` saying so,
+so only the participants naming it go without a copy (reported with the reason), never the whole
+item. 401/403 on ``/users`` concern every address (the app's permissions): still unavailable.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from msgraph.generated.users.item.mail_folders.item.mail_folder_item_request_bui
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
 
 from shared.adapters.graph.session import GraphSession, request_config
+from shared.domain.directory import NOT_RESOLVABLE
 from shared.pipeline.ports import (
     DirectoryUnavailable,
     MailboxError,
@@ -99,8 +105,13 @@ class GraphDirectory:
             user = best_match(find_users(self.session, address), address)
         except (MailboxThrottled, MailboxTransient) as exc:
             raise DirectoryUnavailable(f"directory look-up failed transiently: {exc}") from exc
-        except MailboxError as exc:  # 400/401/403 on /users: a configuration problem, not "no such user"
-            raise DirectoryUnavailable(f"directory look-up refused ({exc.code or exc.status}): {exc}") from exc
+        except MailboxPermanent as exc:
+            if exc.status in (401, 403) or exc.status is None:  # the app's permissions: every look-up fails alike
+                raise DirectoryUnavailable(f"directory look-up refused ({exc.code or exc.status}): {exc}") from exc
+            return UserStatus(address=address, exists=False,
+                              reason=f"{NOT_RESOLVABLE} ({exc.code or exc.status})")
+        except MailboxError as exc:
+            raise DirectoryUnavailable(f"directory look-up failed ({exc.code or exc.status}): {exc}") from exc
         if user is None:
             return UserStatus(address=address, exists=False, reason="no Microsoft 365 user has this address")
         primary = (user.mail or "").lower() or None

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from typing import BinaryIO, Iterator
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient, ContentSettings
 
 from shared import names
+
+
+def _total_size(content_range: str | None) -> int | None:
+    """The blob's whole size from a Content-Range such as 'bytes 0-99/1234'."""
+    try:
+        return int((content_range or "").rsplit("/", 1)[1])
+    except (IndexError, ValueError):
+        return None
 
 
 class BlobStore:
@@ -68,11 +76,30 @@ class BlobStore:
             return None
 
     def size(self, container: str, name: str) -> int | None:
-        """The blob's size in bytes, or None when there is no such blob."""
+        """The blob's size in bytes, or None when there is no such blob (one request, like ``exists``)."""
         try:
             return int(self._blob(container, name).get_blob_properties().size)
         except ResourceNotFoundError:
             return None
+
+    def get_at_most(self, container: str, name: str, max_bytes: int) -> tuple[bytes | None, int] | None:
+        """(bytes, size) of a blob no larger than ``max_bytes``; (None, size) for a larger one, of which at
+        most ``max_bytes + 1`` bytes are read (one ranged GET); None when there is no such blob."""
+        blob = self._blob(container, name)
+        try:
+            if max_bytes <= 0:
+                size = blob.get_blob_properties().size
+                return (b"", 0) if size == 0 else (None, size)
+            downloader = blob.download_blob(offset=0, length=max_bytes + 1, max_concurrency=1)
+        except ResourceNotFoundError:
+            return None
+        except HttpResponseError as exc:
+            if exc.status_code == 416:  # an empty blob cannot be read by range
+                return b"", 0
+            raise
+        data = downloader.readall()
+        total = _total_size(downloader.properties.content_range) or len(data)
+        return (data, total) if total <= max_bytes else (None, total)
 
     def exists(self, container: str, name: str) -> bool:
         return self._blob(container, name).exists()

@@ -12,11 +12,17 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from azure.data.tables import TableServiceClient, UpdateMode
 
 from shared import names
+from shared.domain.bounded import bounded
 from shared.pipeline.ports import UserStatus
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _bounded_fields(fields: dict) -> dict:
+    """Drop None and bound every string: a value from the feed never makes Table storage refuse a row (64 KB)."""
+    return {k: bounded(v) if isinstance(v, str) else v for k, v in fields.items() if v is not None}
 
 
 def table_key(value: str) -> str:
@@ -60,7 +66,7 @@ class CheckpointStore:
         )
 
     def record_run(self, run_id: str, **fields) -> None:
-        entity = {"PartitionKey": "run", "RowKey": run_id, **{k: v for k, v in fields.items() if v is not None}}
+        entity = {"PartitionKey": "run", "RowKey": run_id, **_bounded_fields(fields)}
         self.table.upsert_entity(entity, mode=UpdateMode.MERGE)
 
     def runs(self) -> list[dict]:
@@ -192,7 +198,7 @@ class Tracking:
 
     def item(self, report_date: str, item_key: str, **fields) -> None:
         self.table.upsert_entity(
-            {"PartitionKey": report_date, "RowKey": f"item|{item_key}", **{k: v for k, v in fields.items() if v is not None}},
+            {"PartitionKey": report_date, "RowKey": f"item|{item_key}", **_bounded_fields(fields)},
             mode=UpdateMode.MERGE,
         )
 
@@ -205,7 +211,7 @@ class Tracking:
     def copy_pending(self, report_date: str, item_key: str, mailbox: str, **fields) -> None:
         try:
             self.table.create_entity({"PartitionKey": report_date, "RowKey": f"copy|{item_key}|{table_key(mailbox)}",
-                                      "mailbox": mailbox, "outcome": "pending", **fields})
+                                      "mailbox": mailbox, "outcome": "pending", **_bounded_fields(fields)})
         except ResourceExistsError:
             pass
 
@@ -219,7 +225,7 @@ class Tracking:
         if current in _LANDED and outcome not in _LANDED:
             return  # a copy that landed stays landed; a late duplicate does not hide it
         self.table.upsert_entity({"PartitionKey": report_date, "RowKey": rk, "mailbox": mailbox, "outcome": outcome,
-                                  "reason": reason[:1000], **fields}, mode=UpdateMode.MERGE)
+                                  "reason": reason[:1000], **_bounded_fields(fields)}, mode=UpdateMode.MERGE)
 
     def rows(self, report_date: str) -> list[dict]:
         return [dict(r) for r in self.table.query_entities("PartitionKey eq @d", parameters={"d": report_date})]
