@@ -13,12 +13,15 @@ from contextlib import contextmanager
 from unittest.mock import patch
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 import shared.domain.record.render as render_module
 import shared.domain.record.transcript as transcript_module
 from shared.domain.items import Item
 from shared.domain.record import RenderOptions, render_record, render_transcript
+from shared.domain.record.header_fold import fold_unstructured
+from shared.domain.record.headers import POLICY
 from shared.domain.record.mime import assemble_with_stdlib
 from tests.domain.record_samples import RAW, BLOBS, DictSource, att, item as sample_item, mailbox_of
 from tests.domain.test_record_properties import SETTINGS, FateSource, items
@@ -88,3 +91,23 @@ def test_subject_and_topic_shapes(text: str) -> None:
     item = Item.model_validate(raw)
     fast, reference = both(lambda: render_record(item, mailbox_of=mailbox_of, options=RenderOptions()).eml)
     assert fast == reference
+
+
+WORDS = st.one_of(st.sampled_from(["WhatsApp", "\u00b7", "Q4", "pricing", "Alice", "Smith:", "Gr\u00fc\u00dfe", "\u65e5\u672c",
+                                   "\U0001F44D\U0001F3FD", "=", "?", "_", "x" * 76, "y" * 77, "z" * 120, "\u00e9" * 40,
+                                   "<conversation.88824a490933465ca222a942b884ac1a@whatsapp-archiver.invalid>"]),
+                  st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp")), min_size=1, max_size=30))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(["Subject", "Thread-Topic", "References", "In-Reply-To"]), st.lists(WORDS, min_size=1, max_size=14))
+def test_unstructured_fold_equals_the_stdlib(name: str, words: list[str]) -> None:
+    value = " ".join(words)
+    folded = fold_unstructured(name, value)
+    assume(folded is not None)  # shapes it does not cover go to the stdlib
+    assert folded == POLICY.header_store_parse(name, value)[1].fold(policy=POLICY)
+
+
+def test_unstructured_fold_declines_what_it_does_not_cover() -> None:
+    for value in ["", " lead", "trail ", "two  spaces", "tab\there", "=?utf-8?q?x?=", "nbsp\u00a0here", "nul\0"]:
+        assert fold_unstructured("Subject", value) is None

@@ -7,10 +7,10 @@ render time. Here each header is written as the generator would write it:
 
 - pre-folded X-WhatsApp-*, From and To values (``set_raw``): ``name: value`` with the value's
   lines joined by CRLF, as ``EmailPolicy._fold`` does with ``refold_source="none"``;
-- standard headers: when the value is short plain ASCII (one line within 78 columns, nothing
-  the parser would decode or flag), ``name: value`` is what the stdlib writes; any other value
-  goes through the stdlib's own header object and folder, so the output is the same by
-  construction (``_std``);
+- standard headers: unstructured ones (Subject, Thread-Topic, References...) folded by
+  ``header_fold`` (the stdlib's algorithm for the value shapes we make); Date and Message-ID in
+  their fixed shapes as they are; any other value goes through the stdlib's own header object and
+  folder, so the output is the same by construction (``_std``);
 - MIME structure headers have fixed shapes (the boundaries have a fixed length); a file part's
   Content-Type and Content-Disposition take the stdlib path unless short, plain and quoted-safe;
 - bodies: base64 in 76-character lines (57 bytes each), as ``contentmanager._encode_base64``.
@@ -27,6 +27,7 @@ from email.message import MIMEPart
 
 from shared.domain.record.addresses import ResolvedAddress
 from shared.domain.record.attachments import PlannedFile, inline_content_id
+from shared.domain.record.header_fold import fold_unstructured
 from shared.domain.record.headers import POLICY, fold_addresses, folded_x, x_value
 from shared.domain.record.ids import boundary
 from shared.domain.record.mime import omitted_name, omitted_text
@@ -34,8 +35,6 @@ from shared.domain.record.text import repair
 
 _CRLF = "\r\n"
 _MAX = POLICY.max_line_length  # 78
-# Printable ASCII without leading/trailing blanks and without "=?" (an encoded word to the parser).
-_PLAIN = re.compile(r"[!-~](?:[ -~]*[!-~])?")
 _DATE = re.compile(r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-3][0-9] (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
                    r"[1-9][0-9]{3} [0-2][0-9]:[0-5][0-9]:[0-6][0-9] \+0000")
 _MSGID = re.compile(r"<[0-9a-f]{32}@whatsapp-archiver\.invalid>")
@@ -59,12 +58,13 @@ def _stdlib(name: str, value: str) -> str:
 
 def _std(name: str, value: str) -> str:
     """A standard (non X-) header, as the stdlib writes it."""
-    if len(name) + 2 + len(value) <= _MAX and "=?" not in value:
-        key = name.lower()
-        if key in _UNSTRUCTURED:
-            if _PLAIN.fullmatch(value):
-                return f"{name}: {value}\r\n"
-        elif key == "date":
+    key = name.lower()
+    if key in _UNSTRUCTURED:
+        folded = fold_unstructured(name, value)
+        if folded is not None:
+            return folded
+    elif len(name) + 2 + len(value) <= _MAX:
+        if key == "date":
             if _DATE.fullmatch(value):
                 return f"{name}: {value}\r\n"
         elif key == "message-id":
