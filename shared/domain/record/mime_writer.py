@@ -81,8 +81,11 @@ def _header(name: str, value: str) -> str:
 
 
 def _b64(data: bytes) -> bytes:
-    """base64 in 76-character CRLF lines (``encodebytes`` takes 57 bytes a line, as the stdlib)."""
-    return base64.encodebytes(data).replace(b"\n", b"\r\n")
+    """base64 in 76-character CRLF lines (57 bytes a line, as the stdlib's ``_encode_base64``)."""
+    encoded = base64.b64encode(data)
+    if not encoded:
+        return b""
+    return b"\r\n".join([encoded[i:i + 76] for i in range(0, len(encoded), 76)]) + b"\r\n"
 
 
 def _content_type(maintype: str, subtype: str) -> str:
