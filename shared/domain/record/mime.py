@@ -1,4 +1,7 @@
-"""Assemble the MIME tree with the stdlib ``email`` package; deterministic to the byte.
+"""The record's MIME tree, deterministic to the byte.
+
+``assemble_with_stdlib`` defines it with the stdlib ``email`` package; ``assemble`` writes the same
+bytes directly (``mime_writer``, several times faster; tests/domain/test_record_writer.py compares).
 
 Layout::
 
@@ -96,9 +99,14 @@ def _set(msg: MIMEPart, name: str, value: str) -> None:
         msg[name] = value
 
 
-def assemble(*, item_id: str, sender: ResolvedAddress, recipients: list[ResolvedAddress],
-             headers: list[tuple[str, str]], text: str, html: str, planned: list[PlannedFile],
-             locations: list[str]) -> bytes:
+def assemble_with_stdlib(*, item_id: str, sender: ResolvedAddress, recipients: list[ResolvedAddress],
+                         headers: list[tuple[str, str]], text: str, html: str, planned: list[PlannedFile],
+                         locations: list[str]) -> bytes:
+    """The reference: the record built with ``EmailMessage`` and flattened by the generator.
+
+    ``assemble`` (``mime_writer``) writes the same bytes about ten times faster; the tests prove
+    the two equal on generated items, and this stays the definition of the format.
+    """
     msg = EmailMessage(policy=POLICY)
     msg.set_raw("From", fold_addresses([sender]))
     if recipients:
@@ -118,3 +126,13 @@ def assemble(*, item_id: str, sender: ResolvedAddress, recipients: list[Resolved
     else:
         msg.set_boundary(boundary(item_id, "alt"))
     return msg.as_bytes(policy=POLICY)
+
+
+def assemble(*, item_id: str, sender: ResolvedAddress, recipients: list[ResolvedAddress],
+             headers: list[tuple[str, str]], text: str, html: str, planned: list[PlannedFile],
+             locations: list[str]) -> bytes:
+    """The record's bytes: exactly what ``assemble_with_stdlib`` gives, written directly."""
+    from shared.domain.record.mime_writer import write_record
+
+    return write_record(item_id=item_id, sender=sender, recipients=recipients, headers=headers, text=text,
+                        html=html, planned=planned, locations=locations)
