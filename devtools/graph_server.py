@@ -10,7 +10,10 @@ Speaks Graph's documented protocol (paths, OData ``$filter`` forms, JSON shapes,
   ``GET|POST .../mailFolders/{fid}/messages`` (JSON create honouring the MAPI extended properties
   PR_MESSAGE_FLAGS, delivery and sent times, message class, named properties; like Graph, a message
   created without PR_MESSAGE_FLAGS is a draft and ``sentDateTime``/``receivedDateTime`` in the body
-  are ignored), ``PATCH|DELETE /v1.0/users/{id}/messages/{mid}`` (also under a folder),
+  are ignored), ``PATCH|DELETE /v1.0/users/{id}/messages/{mid}`` (also under a folder; like Exchange,
+  DELETE is a soft delete: the message moves to the user's "Deleted Items" folder, where the user
+  and Content Search see it), ``POST .../messages/{mid}/permanentDelete`` (gone from every folder;
+  kept in ``purged(address)``, the stand-in for the Recoverable Items Purges folder),
   ``POST .../messages/{mid}/attachments/createUploadSession`` + ``PUT`` chunks to the upload URL
   (``Content-Range``; an ``Authorization`` header there is refused with 401, as Exchange does),
   ``POST /beta/users/{id}/mailFolders/{fid}/importMime`` (base64 MIME, non-draft, unread).
@@ -42,6 +45,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 ARCHIVE_PROPERTY_NAME = "archiveitemid"
 MAX_UPLOAD_CHUNK = 4 * 1024 * 1024
+DELETED_ITEMS = "deleteditems"  # the well-known folder a soft DELETE moves a message to
 FAULT_KINDS = ("429", "503", "500", "timeout", "drop", "commit_then_drop", "commit_then_503")
 
 
@@ -245,6 +249,7 @@ class _User:
     has_mailbox: bool
     aliases: tuple[str, ...]
     folders: dict = field(default_factory=dict)  # folder id -> {"id", "displayName", "isHidden", "messages": [..]}
+    purged: list = field(default_factory=list)  # permanently deleted messages (Recoverable Items Purges)
 
     def directory_view(self) -> dict:
         proxies = [f"SMTP:{self.address}"] + [f"smtp:{a}" for a in self.aliases]
@@ -356,6 +361,12 @@ class GraphServer:
             return {}
         with self._lock:
             return {f["displayName"]: [self._stored_view(m) for m in f["messages"]] for f in user.folders.values()}
+
+    def purged(self, address: str) -> list[dict]:
+        """Messages removed with permanentDelete (invisible to the user; kept here for the tests)."""
+        user = self._find_user(address)
+        with self._lock:
+            return [self._stored_view(m) for m in user.purged] if user else []
 
     def inject(self, fault: Fault) -> None:
         """Arm a copy of ``fault``: its ``times`` counts down here, so one Fault can serve many tests."""
@@ -635,16 +646,30 @@ class _Handler(BaseHTTPRequestHandler):
                 return 200, view, {}
             if method == "PATCH":
                 return self._patch_message(message, body)
-            if method == "DELETE":
+            if method == "DELETE":  # a soft delete: moved to Deleted Items
                 with self.graph._lock:
-                    f = user.folders[message["_folder"]]
-                    f["messages"] = [m for m in f["messages"] if m["id"] != message["id"]]
+                    self._unfile(user, message)
+                    if message["_folder"] != DELETED_ITEMS:
+                        deleted = user.folders.setdefault(DELETED_ITEMS, {
+                            "id": DELETED_ITEMS, "displayName": "Deleted Items", "isHidden": False, "messages": []})
+                        message["_folder"] = DELETED_ITEMS
+                        deleted["messages"].append(message)
                 return 204, None, {}
+        if len(parts) == 2 and low[1] == "permanentdelete" and method == "POST":
+            with self.graph._lock:
+                self._unfile(user, message)
+                user.purged.append(message)
+            return 204, None, {}
         if len(parts) == 3 and low[1] == "attachments" and low[2] == "createuploadsession" and method == "POST":
             return self._create_upload_session(user, message, body)
         if len(parts) == 2 and low[1] == "attachments" and method == "GET":
             return 200, {"value": [{k: v for k, v in a.items() if k != "sha256"} for a in message["attachments"]]}, {}
         return self._not_implemented(method, "/".join(parts))
+
+    @staticmethod
+    def _unfile(user: _User, message: dict) -> None:
+        f = user.folders[message["_folder"]]
+        f["messages"] = [m for m in f["messages"] if m["id"] != message["id"]]
 
     # ------------------------------------------------------------------ directory
     def _list_users(self, query: dict):

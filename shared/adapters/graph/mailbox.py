@@ -167,9 +167,12 @@ class GraphMailbox:
         return None
 
     def _delete(self, user_id: str, message_id: str) -> None:
+        # permanentDelete, never DELETE: DELETE is a soft delete that moves the incomplete copy to the
+        # user's Deleted Items, where the user and Content Search find it. permanentDelete puts it in the
+        # Recoverable Items Purges folder, out of the user's sight (kept there only under a hold).
         try:
-            self.session.call(lambda: self._message(user_id, message_id).delete(request_configuration=request_config()),
-                              "removing an incomplete copy")
+            self.session.call(lambda: self._message(user_id, message_id).permanent_delete.post(
+                request_configuration=request_config()), "removing an incomplete copy")
         except MailboxPermanent as exc:
             if exc.status != 404:
                 raise
