@@ -19,7 +19,7 @@ Speaks Graph's documented protocol (paths, OData ``$filter`` forms, JSON shapes,
   ``POST /beta/users/{id}/mailFolders/{fid}/importMime`` (base64 MIME, non-draft, unread).
 - anything else answers 501 ``NotImplementedInLocalGraph`` so a gap is obvious.
 
-Test controls: ``latency``, ``concurrency_limit`` (429 ``ApplicationThrottled``/``MailboxConcurrency``
+Test controls: ``latency`` (seconds; ``latency_ms`` / ``--latency-ms`` at start), ``concurrency_limit`` (429 ``ApplicationThrottled``/``MailboxConcurrency``
 when more requests to one mailbox are in flight), ``max_in_flight(address)``, ``inject(Fault(...))``.
 Loopback only, memory only, thread-safe. Never deployed.
 """
@@ -30,6 +30,7 @@ import argparse
 import base64
 import hashlib
 import json
+import random
 import re
 import socket
 import sys
@@ -56,7 +57,8 @@ class Fault:
     kinds: "429" / "503" (with Retry-After), "500", "timeout" (held past the client's timeout, then
     answered 504 without being performed), "drop" (connection closed, not performed),
     "commit_then_drop" (performed, then the connection is closed), "commit_then_503" (performed,
-    then answered 503 with Retry-After).
+    then answered 503 with Retry-After). ``probability`` < 1: each matching request misbehaves with
+    that chance (the server's seeded ``rng``), e.g. a steady 3% of 429s with ``times=None``.
     """
 
     kind: str
@@ -64,6 +66,7 @@ class Fault:
     path_contains: str = ""
     times: int | None = 1
     retry_after: float | None = None
+    probability: float = 1.0
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -294,7 +297,7 @@ class _QuietServer(ThreadingHTTPServer):
 class GraphServer:
     """See the module docstring. ``base_url`` is the host root; the adapter appends ``/v1.0``."""
 
-    def __init__(self, port: int = 0, host: str = "127.0.0.1"):
+    def __init__(self, port: int = 0, host: str = "127.0.0.1", *, latency_ms: float = 0.0, seed: int = 2026):
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the local Graph server binds loopback only")
         self._lock = threading.RLock()
@@ -303,7 +306,8 @@ class GraphServer:
         self._faults: list[Fault] = []
         self._in_flight: dict[str, int] = {}
         self._peak: dict[str, int] = {}
-        self.latency: float = 0.0
+        self.latency: float = latency_ms / 1000.0  # seconds added to every request (Azure-like round trips)
+        self.rng = random.Random(seed)  # draws for faults with a probability
         self.concurrency_limit: int | None = None
         self.timeout_hold_seconds: float = 3.0  # a "timeout" fault holds the request this long
         self.throttle_retry_after: float = 1.0
@@ -410,6 +414,8 @@ class GraphServer:
         with self._lock:
             for fault in self._faults:
                 if fault.method not in ("*", method) or fault.path_contains not in target:
+                    continue
+                if fault.probability < 1.0 and self.rng.random() >= fault.probability:
                     continue
                 if fault.times is not None:
                     if fault.times <= 0:
@@ -995,8 +1001,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools.graph_server", description=__doc__.split("\n")[0])
     parser.add_argument("--port", type=int, default=7302)
     parser.add_argument("--user", action="append", default=[], help="an address to create as an enabled user with a mailbox")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every request (e.g. 120: what Azure sees)")
     args = parser.parse_args(argv)
-    server = GraphServer(port=args.port)
+    server = GraphServer(port=args.port, latency_ms=args.latency_ms)
     for address in args.user:
         server.add_user(address)
     server.start()

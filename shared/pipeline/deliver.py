@@ -16,12 +16,13 @@ from dataclasses import dataclass
 
 from shared import names
 from shared.pipeline.messages import DeliveryMessage, item_key
-from shared.pipeline.ports import ArchiveCopy, Mailbox, MailboxPermanent, MailboxThrottled
+from shared.pipeline.ports import ArchiveCopy, Mailbox, MailboxError, MailboxPermanent, MailboxThrottled
 
 log = logging.getLogger(__name__)
 
 MAX_REQUEUES = 200  # throttled hand-backs before a copy counts as failed (days of back-off at worst)
 SLOT_BUSY_DELAY = 3.0
+UNANSWERED_SETTLE_SECONDS = 5.0  # a create that got no answer (timeout, drop) may still land at Graph meanwhile
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,25 @@ def deliver_copy(
     if claim.outcome == "busy":
         return Requeue(max(claim.retry_after, 1.0), "another worker holds this copy")
 
+    try:
+        return _deliver_claimed(message, claim, key, blobs=blobs, ledger=ledger, tracking=tracking, mailbox=mailbox,
+                                slots=slots, folder_name=folder_name, budget=budget)
+    except Exception as exc:
+        # The attempt failed without an outcome (5xx, timeout, lost answer, storage hiccup): hand the
+        # claim back now so the queue's retry can take it in seconds; the claim period is only for a
+        # worker that died. The ledger keeps 'creating' when a create was sent, so the retry asks Graph
+        # first. A request that got no answer at all may still be running at Graph: hold the claim a
+        # few seconds so it settles before anyone asks.
+        unanswered = isinstance(exc, MailboxError) and exc.status is None
+        try:
+            ledger.release(message.mailbox, key, hold_seconds=UNANSWERED_SETTLE_SECONDS if unanswered else 0)
+        except Exception:  # noqa: BLE001 - the claim then lapses after DELIVERY_CLAIM_SECONDS
+            log.warning("could not hand back the claim on a copy of %s; it lapses on its own", message.item_id)
+        raise
+
+
+def _deliver_claimed(message: DeliveryMessage, claim, key: str, *, blobs, ledger, tracking, mailbox: Mailbox, slots,
+                     folder_name: str, budget) -> Delivered | Requeue:
     with slots.hold(message.mailbox) as held:
         if not held:
             ledger.release(message.mailbox, key)
@@ -100,8 +120,8 @@ def deliver_copy(
             tracking.copy_outcome(message.report_date, key, message.mailbox, "failed", reason, stage="deliver")
             log.warning("copy of %s for a mailbox failed permanently: %s", message.item_id, exc.code)
             return Delivered("failed", reason)
-        # MailboxTransient and anything else propagate: the queue retries; the ledger says 'creating',
-        # so the next attempt asks Graph before creating again.
+        # MailboxTransient and anything else propagate: deliver_copy hands the claim back, the queue
+        # retries; the ledger says 'creating', so the next attempt asks Graph before creating again.
 
     outcome = "partial" if (message.partial or created.notes) else "imported"
     ledger.mark_delivered(message.mailbox, key, message_id=created.message_id, outcome=outcome,

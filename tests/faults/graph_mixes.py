@@ -21,3 +21,11 @@ GRAPH_MIXES = {
                            Fault(kind="500", method="GET", path_contains="/mailFolders", times=2),
                            Fault(kind="drop", method="POST", path_contains="/messages", times=2)],
 }
+
+
+# A realistic bad day (the figures): on every create, 3% 429, 3% 503, 2% 500 and 4% created
+# but the answer lost. Steady rates instead of bursts, drawn from the local server's seeded rng.
+REALISTIC_MIX = [Fault(kind="429", method="POST", path_contains="/messages", times=None, retry_after=1, probability=0.03),
+                 Fault(kind="503", method="POST", path_contains="/messages", times=None, retry_after=1, probability=0.03),
+                 Fault(kind="500", method="POST", path_contains="/messages", times=None, probability=0.02),
+                 Fault(kind="commit_then_drop", method="POST", path_contains="/messages", times=None, probability=0.04)]

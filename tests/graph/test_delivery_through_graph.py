@@ -47,7 +47,7 @@ class Ledger:
     def mark_failed(self, mailbox, key, reason):
         self.rows[(mailbox, key)].update(status="failed", reason=reason)
 
-    def release(self, mailbox, key):
+    def release(self, mailbox, key, hold_seconds=0):
         pass
 
 

@@ -170,9 +170,11 @@ class Ledger:
     def mark_failed(self, mailbox: str, item_key: str, reason: str) -> None:
         self._merge(mailbox, item_key, status="failed", reason=reason[:1000], claim_until="")
 
-    def release(self, mailbox: str, item_key: str) -> None:
-        """Give the claim up without an outcome (throttled): keep 'creating' so the next attempt checks Graph."""
-        self._merge(mailbox, item_key, claim_until="")
+    def release(self, mailbox: str, item_key: str, *, hold_seconds: float = 0) -> None:
+        """Give the claim up without an outcome (throttled, failed): keep 'creating' so the next attempt
+        checks Graph. ``hold_seconds`` keeps it held that much longer (an unanswered request settling)."""
+        until = (utcnow() + timedelta(seconds=hold_seconds)).isoformat() if hold_seconds > 0 else ""
+        self._merge(mailbox, item_key, claim_until=until)
 
     def rows(self) -> Iterator[dict]:
         for row in self.table.list_entities():
