@@ -32,6 +32,10 @@ class ItemMessage(_Msg):
     report_date: str  # the day whose report counts this item (the pull run's UTC date)
     run_id: str
     traceparent: str | None = None
+    raw_b64: str | None = None  # the raw item itself when small (INLINE_RAW_MAX): no raw/ read to convert it
+
+
+INLINE_RAW_MAX = 32 * 1024  # raw item bytes carried in its items message (the blob in raw/ is written all the same)
 
 
 class DeliveryMessage(_Msg):
@@ -47,3 +51,7 @@ class DeliveryMessage(_Msg):
     source: str = ""  # key (E.164 or uid:) of the participant this copy is for; masked in reports
     requeues: int = 0  # how often throttling handed it back (bounded)
     traceparent: str | None = None
+    eml_b64: str | None = None  # the record itself when small (INLINE_EML_MAX): no mime/ read to deliver it
+
+
+INLINE_EML_MAX = 32 * 1024  # a queue message holds 64 KiB after the host's base64: JSON + base64 eml stay under

@@ -9,6 +9,7 @@ half-way leaves it, and the next run pulls the window again (downstream is idemp
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
@@ -20,7 +21,7 @@ from typing import Callable
 
 from shared import names
 from shared.domain.items import Attachment, ItemRejected, capture_day, parse_item
-from shared.pipeline.messages import ItemMessage, item_key
+from shared.pipeline.messages import INLINE_RAW_MAX, ItemMessage, item_key
 from shared.pipeline.ports import AttachmentCorrupt, Feed, FeedAuthError, FeedError, FeedTransientError
 
 log = logging.getLogger(__name__)
@@ -76,17 +77,18 @@ def _fetch_attachment(feed: Feed, blobs, attachment: Attachment, attempts: int =
     )
 
 
-def _store_raw(blobs, raw: dict, key: str, day: str) -> tuple[str, bool]:
-    """Keep the first copy of an item as received; a re-send with different bytes is kept beside it."""
+def _store_raw(blobs, raw: dict, key: str, day: str) -> tuple[str, bool, bytes | None]:
+    """Keep the first copy of an item as received; a re-send with different bytes is kept beside it.
+    Returns the blob name, whether this was a changed re-send, and the stored bytes when they are these."""
     body = json.dumps(raw, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8", "surrogatepass")
     name = f"{day}/{key}.json"
     if blobs.put(names.RAW, name, body, content_type="application/json", overwrite=False):
-        return name, False
+        return name, False, body
     if blobs.get(names.RAW, name) == body:
-        return name, False
+        return name, False, body
     resend = f"{day}/{key}.resent-{hashlib.sha256(body).hexdigest()[:16]}.json"
     blobs.put(names.RAW, resend, body, content_type="application/json", overwrite=False)
-    return name, True  # the item is archived from its first version; the changed re-send is kept as evidence
+    return name, True, None  # the item is archived from its first version; the changed re-send is kept as evidence
 
 
 def pull_delta(
@@ -111,9 +113,14 @@ def pull_delta(
         for since, until in windows:
             progress(f"pulling window {since.isoformat()} .. {until.isoformat()}")
             for page in feed.pages(since, until):
+                pulled: list[tuple[str, dict, ItemMessage]] = []
                 for raw in page.items:
-                    _pull_one(raw, feed=feed, blobs=blobs, queues=queues, tracking=tracking, result=result,
-                              window_day=capture_day(since), traceparent=traceparent())
+                    pulled.append(_pull_one(raw, feed=feed, blobs=blobs, result=result, window_day=capture_day(since),
+                                            traceparent=traceparent()))
+                # the page's item rows in one tracking write, before their messages (convert writes after it)
+                tracking.items_pulled(result.report_date, [(key, fields) for key, fields, _m in pulled])
+                for _key, _fields, message in pulled:
+                    queues.send(names.ITEMS_QUEUE, message.model_dump(exclude_none=True))
                 progress(f"  {result.items} items stored and queued")
             checkpoints.set_watermark(until)
             result.windows.append((since, until))
@@ -126,7 +133,8 @@ def pull_delta(
     return result
 
 
-def _pull_one(raw, *, feed, blobs, queues, tracking, result: PullResult, window_day: str, traceparent) -> None:
+def _pull_one(raw, *, feed, blobs, result: PullResult, window_day: str, traceparent) -> tuple[str, dict, ItemMessage]:
+    """Store one item and its attachments; returns its tracking row (key, fields) and its items message."""
     raw_id = raw.get("id") if isinstance(raw, dict) else None
     item_id = raw_id if isinstance(raw_id, str) and raw_id else f"invalid-{uuid.uuid4().hex}"
     key = item_key(item_id)
@@ -136,7 +144,7 @@ def _pull_one(raw, *, feed, blobs, queues, tracking, result: PullResult, window_
         day = capture_day(item.captured_at)
     except ItemRejected:
         item, day = None, window_day  # stored and queued all the same: convert rejects it with the reason
-    raw_blob, changed = _store_raw(blobs, raw if isinstance(raw, dict) else {"value": raw}, key, day)
+    raw_blob, changed, body = _store_raw(blobs, raw if isinstance(raw, dict) else {"value": raw}, key, day)
     result.resent_changed += int(changed)
     if item is not None:
         for attachment in item.all_attachments:
@@ -153,9 +161,10 @@ def _pull_one(raw, *, feed, blobs, queues, tracking, result: PullResult, window_
                 result.attachments_fetched += 1
             else:
                 result.attachments_reused += 1
-    tracking.item(result.report_date, key, item_id=item_id, stage="pulled", run_id=result.run_id,
-                  item_type=item.type if item else "", corrupt_attachments=",".join(corrupt) or None)
+    fields = dict(item_id=item_id, stage="pulled", run_id=result.run_id, item_type=item.type if item else "",
+                  corrupt_attachments=",".join(corrupt) or None)
+    inline = base64.b64encode(body).decode("ascii") if body is not None and len(body) <= INLINE_RAW_MAX else None
     message = ItemMessage(item_id=item_id, raw_blob=raw_blob, report_date=result.report_date, run_id=result.run_id,
-                          traceparent=traceparent)
-    queues.send(names.ITEMS_QUEUE, message.model_dump())
+                          traceparent=traceparent, raw_b64=inline)
     result.items += 1
+    return key, fields, message

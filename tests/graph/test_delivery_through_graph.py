@@ -32,11 +32,13 @@ class Ledger:
     def __init__(self):
         self.rows = {}
 
-    def claim(self, mailbox, key, owner):
+    def begin(self, mailbox, key, owner):
         row = self.rows.setdefault((mailbox, key), {"status": "new"})
         if row["status"] == "delivered":
             return Claim("delivered", row=row)
-        return Claim("claimed", uncertain=row["status"] == "creating", row=row)
+        uncertain = row["status"] == "creating"
+        row["status"] = "creating"
+        return Claim("claimed", uncertain=uncertain, row=row)
 
     def mark_creating(self, mailbox, key):
         self.rows[(mailbox, key)]["status"] = "creating"
