@@ -3,7 +3,7 @@ delivery use case over the adapter in both create modes (tests/graph)."""
 
 from __future__ import annotations
 
-from devtools.graph_server import Fault
+from devtools.graph_server import REALISTIC_FAULT_MIX, Fault
 
 GRAPH_MIXES = {
     "429 bursts with Retry-After": [Fault(kind="429", method="POST", path_contains="/messages", times=6, retry_after=1)],
@@ -23,9 +23,5 @@ GRAPH_MIXES = {
 }
 
 
-# A realistic bad day (the issue's figures): on every create, 3% 429, 3% 503, 2% 500 and 4% created
-# but the answer lost. Steady rates instead of bursts, drawn from the local server's seeded rng.
-REALISTIC_MIX = [Fault(kind="429", method="POST", path_contains="/messages", times=None, retry_after=1, probability=0.03),
-                 Fault(kind="503", method="POST", path_contains="/messages", times=None, retry_after=1, probability=0.03),
-                 Fault(kind="500", method="POST", path_contains="/messages", times=None, probability=0.02),
-                 Fault(kind="commit_then_drop", method="POST", path_contains="/messages", times=None, probability=0.04)]
+# A realistic bad day (the issue's figures): steady rates of 429, 503, 500 and lost answers on every create
+REALISTIC_MIX = REALISTIC_FAULT_MIX

@@ -190,7 +190,8 @@ class MailboxSlots:
                     idle = held.idle_since is not None
                     if held.lost and idle:
                         leases.remove(held)
-                    elif idle and (release_all or now - held.idle_since >= self.idle_seconds):
+                    elif idle and (release_all or now - held.idle_since >= self.idle_seconds
+                                   or now - held.renewed_at >= RENEW_AFTER):  # idle and due: give back, not renew
                         leases.remove(held)
                         to_release.append(held)
                     elif not held.lost and now - held.renewed_at >= RENEW_AFTER:
