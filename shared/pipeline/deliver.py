@@ -127,6 +127,8 @@ def _create_claimed(message: DeliveryMessage, claim, key: str, *, blobs, ledger,
             mailbox=message.mailbox, archive_id=message.item_id, eml=eml, item_class=message.item_class))
     except MailboxThrottled as exc:
         ledger.release(message.mailbox, key)
+        if budget is not None and getattr(budget, "pause", None):
+            budget.pause(message.mailbox, exc.retry_after)  # Graph's Retry-After paces every copy of the mailbox
         if message.requeues >= MAX_REQUEUES:
             reason = f"throttled by Graph {message.requeues} times; redrive later ({exc})"
             ledger.mark_failed(message.mailbox, key, reason)

@@ -122,3 +122,17 @@ def test_the_budget_is_reserved_in_chunks_and_the_cap_holds_across_instances(cli
     granted += sum(1 for _ in range(1000) if a.take("hal@contoso.com") == 0.0)
     assert 64 + granted <= 900  # never more than the window's budget, whoever reserved it
     assert 64 + granted >= 900 - 32  # at most a chunk left unspent
+
+
+def test_a_429s_retry_after_pauses_the_mailbox_for_every_instance(clients):
+    tables = Tables(clients.tables)
+    clock = {"at": datetime(2026, 11, 25, 10, 0, 5, tzinfo=timezone.utc)}
+    a = MailboxRequestBudget(tables, 900, clock=lambda: clock["at"])
+    b = MailboxRequestBudget(tables, 900, clock=lambda: clock["at"])
+    assert a.take("ivy@contoso.com") == 0.0
+    a.pause("ivy@contoso.com", 20)  # Graph answered 429 with Retry-After: 20
+    assert 19 <= a.take("ivy@contoso.com") <= 20
+    assert 19 <= b.take("ivy@contoso.com") <= 20  # the other instance learns it from the shared row
+    assert a.take("jon@contoso.com") == 0.0  # other mailboxes go on
+    clock["at"] += timedelta(seconds=21)
+    assert a.take("ivy@contoso.com") == 0.0 and b.take("ivy@contoso.com") == 0.0

@@ -44,6 +44,7 @@ class MailboxRequestBudget:
         self._lock = threading.Lock()
         self._local: dict[str, tuple[str, int]] = {}  # mailbox key -> (window, requests reserved and unspent)
         self._reserving: dict[str, threading.Lock] = {}
+        self._paused: dict[str, float] = {}  # mailbox key -> epoch seconds until which Graph asked us to wait
         self._rows: dict[str, tuple[str, int, str]] = {}  # mailbox key -> (window, used, etag) as last written here
 
     def take(self, mailbox: str, requests: int = 1) -> float:
@@ -53,6 +54,9 @@ class MailboxRequestBudget:
         window = str(window_start)
         key = table_key(mailbox.lower())
         with self._lock:
+            paused = self._paused.get(key, 0.0) - now.timestamp()
+            if paused > 0:
+                return paused
             held_window, left = self._local.get(key, ("", 0))
             if held_window == window and left >= requests:
                 self._local[key] = (window, left - requests)
@@ -65,22 +69,46 @@ class MailboxRequestBudget:
                 if held_window == window and left >= requests:
                     self._local[key] = (window, left - requests)
                     return 0.0
-            granted = self._reserve(key, window, requests)
+            granted = self._reserve(key, window, requests, now.timestamp())
             if granted < requests:
-                return max(window_start + self.window - now.timestamp(), 0.5)
+                with self._lock:
+                    paused = self._paused.get(key, 0.0) - now.timestamp()
+                return paused if paused > 0 else max(window_start + self.window - now.timestamp(), 0.5)
             with self._lock:
                 held_window, left = self._local.get(key, ("", 0))
                 left = left if held_window == window else 0
                 self._local[key] = (window, left + granted - requests)
             return 0.0
 
-    def _reserve(self, key: str, window: str, requests: int) -> int:
-        """Move a chunk (at least ``requests``) of the window's budget to this instance; 0 when not enough is left."""
+    def pause(self, mailbox: str, seconds: float) -> None:
+        """Graph throttled this mailbox (429/503 with Retry-After): no instance takes from its budget for
+        ``seconds``, so the copies waiting for it come back after the pause instead of meeting 429s."""
+        key = table_key(mailbox.lower())
+        until = self.clock().timestamp() + max(seconds, 0.0)
+        with self._lock:
+            if until <= self._paused.get(key, 0.0):
+                return
+            self._paused[key] = until
+            self._local.pop(key, None)  # what was reserved before the 429 is not spent into it
+        try:  # tell the other instances (they see it at their next reservation)
+            self.table.upsert_entity({"PartitionKey": PARTITION, "RowKey": key, "paused_until": until},
+                                     mode=UpdateMode.MERGE)
+        except Exception:  # noqa: BLE001 - this instance pauses all the same
+            pass
+
+    def _reserve(self, key: str, window: str, requests: int, now: float) -> int:
+        """Move a chunk (at least ``requests``) of the window's budget to this instance; 0 when not enough is
+        left or the mailbox is paused."""
         known = self._rows.get(key)
         for _ in range(16):  # lost races retry; each loss means another taker was granted
             if known is None:
                 try:
                     row = self.table.get_entity(PARTITION, key)
+                    paused_until = float(row.get("paused_until") or 0.0)
+                    if paused_until > now:
+                        with self._lock:
+                            self._paused[key] = max(self._paused.get(key, 0.0), paused_until)
+                        return 0
                     known = (row.get("window", ""), int(row.get("used", 0)), row.metadata["etag"])
                 except ResourceNotFoundError:
                     grant = self._chunk(self.per_window, requests)
