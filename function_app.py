@@ -9,9 +9,16 @@ from __future__ import annotations
 import azure.functions as func
 
 from shared import names
-from shared.bootstrap import archiver
 
 app = func.FunctionApp()
+
+
+def archiver():
+    """The composition root, imported on the first invocation: the storage and Graph SDKs are not loaded
+    while the host indexes the functions (a faster cold start)."""
+    from shared.bootstrap import archiver as process_archiver
+
+    return process_archiver()
 
 
 @app.timer_trigger(schedule="%PULL_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True)

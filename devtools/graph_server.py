@@ -10,15 +10,18 @@ Speaks Graph's documented protocol (paths, OData ``$filter`` forms, JSON shapes,
   ``GET|POST .../mailFolders/{fid}/messages`` (JSON create honouring the MAPI extended properties
   PR_MESSAGE_FLAGS, delivery and sent times, message class, named properties; like Graph, a message
   created without PR_MESSAGE_FLAGS is a draft and ``sentDateTime``/``receivedDateTime`` in the body
-  are ignored), ``PATCH|DELETE /v1.0/users/{id}/messages/{mid}`` (also under a folder),
-  ``POST /v1.0/users/{id}/messages/{mid}/move`` (``destinationId``: a folder id or ``deleteditems``;
-  the id stays, as with ``Prefer: IdType="ImmutableId"``),
+  are ignored), ``POST /v1.0/users/{id}/messages/{mid}/move`` (``destinationId``: a folder id or
+  ``deleteditems``; the id stays, as with ``Prefer: IdType="ImmutableId"``),
+  ``PATCH|DELETE /v1.0/users/{id}/messages/{mid}`` (also under a folder; like Exchange,
+  DELETE is a soft delete: the message moves to the user's "Deleted Items" folder, where the user
+  and Content Search see it), ``POST .../messages/{mid}/permanentDelete`` (gone from every folder;
+  kept in ``purged(address)``, the stand-in for the Recoverable Items Purges folder),
   ``POST .../messages/{mid}/attachments/createUploadSession`` + ``PUT`` chunks to the upload URL
   (``Content-Range``; an ``Authorization`` header there is refused with 401, as Exchange does),
   ``POST /beta/users/{id}/mailFolders/{fid}/importMime`` (base64 MIME, non-draft, unread).
 - anything else answers 501 ``NotImplementedInLocalGraph`` so a gap is obvious.
 
-Test controls: ``latency``, ``concurrency_limit`` (429 ``ApplicationThrottled``/``MailboxConcurrency``
+Test controls: ``latency`` (seconds; ``latency_ms`` / ``--latency-ms`` at start), ``concurrency_limit`` (429 ``ApplicationThrottled``/``MailboxConcurrency``
 when more requests to one mailbox are in flight), ``max_in_flight(address)``, ``inject(Fault(...))``.
 Loopback only, memory only, thread-safe. Never deployed.
 """
@@ -29,6 +32,7 @@ import argparse
 import base64
 import hashlib
 import json
+import random
 import re
 import socket
 import sys
@@ -44,6 +48,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 ARCHIVE_PROPERTY_NAME = "archiveitemid"
 MAX_UPLOAD_CHUNK = 4 * 1024 * 1024
+DELETED_ITEMS = "deleteditems"  # the well-known folder a soft DELETE moves a message to
 FAULT_KINDS = ("429", "503", "500", "400", "timeout", "drop", "commit_then_drop", "commit_then_503")
 
 
@@ -54,7 +59,8 @@ class Fault:
     kinds: "429" / "503" (with Retry-After), "500", "400" (a BadRequest, e.g. a filter Graph cannot take), "timeout" (held past the client's timeout, then
     answered 504 without being performed), "drop" (connection closed, not performed),
     "commit_then_drop" (performed, then the connection is closed), "commit_then_503" (performed,
-    then answered 503 with Retry-After).
+    then answered 503 with Retry-After). ``probability`` < 1: each matching request misbehaves with
+    that chance (the server's seeded ``rng``), e.g. a steady 3% of 429s with ``times=None``.
     """
 
     kind: str
@@ -62,6 +68,7 @@ class Fault:
     path_contains: str = ""
     times: int | None = 1
     retry_after: float | None = None
+    probability: float = 1.0
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -237,6 +244,16 @@ def parse_filter(text: str):
     return _FilterParser(text).parse()
 
 
+# A realistic bad day (issue 14's figures): on every create, 3% 429, 3% 503, 2% 500 and 4% created but
+# the answer lost; steady rates drawn from the server's seeded rng. Used by the fault tests and the bench.
+REALISTIC_FAULT_MIX = [
+    Fault(kind="429", method="POST", path_contains="/messages", times=None, retry_after=1, probability=0.03),
+    Fault(kind="503", method="POST", path_contains="/messages", times=None, retry_after=1, probability=0.03),
+    Fault(kind="500", method="POST", path_contains="/messages", times=None, probability=0.02),
+    Fault(kind="commit_then_drop", method="POST", path_contains="/messages", times=None, probability=0.04),
+]
+
+
 # =========================================================================== the store
 @dataclass
 class _User:
@@ -247,6 +264,7 @@ class _User:
     has_mailbox: bool
     aliases: tuple[str, ...]
     folders: dict = field(default_factory=dict)  # folder id -> {"id", "displayName", "isHidden", "messages": [..]}
+    purged: list = field(default_factory=list)  # permanently deleted messages (Recoverable Items Purges)
 
     def directory_view(self) -> dict:
         proxies = [f"SMTP:{self.address}"] + [f"smtp:{a}" for a in self.aliases]
@@ -291,7 +309,7 @@ class _QuietServer(ThreadingHTTPServer):
 class GraphServer:
     """See the module docstring. ``base_url`` is the host root; the adapter appends ``/v1.0``."""
 
-    def __init__(self, port: int = 0, host: str = "127.0.0.1"):
+    def __init__(self, port: int = 0, host: str = "127.0.0.1", *, latency_ms: float = 0.0, seed: int = 2026):
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the local Graph server binds loopback only")
         self._lock = threading.RLock()
@@ -300,7 +318,8 @@ class GraphServer:
         self._faults: list[Fault] = []
         self._in_flight: dict[str, int] = {}
         self._peak: dict[str, int] = {}
-        self.latency: float = 0.0
+        self.latency: float = latency_ms / 1000.0  # seconds added to every request (Azure-like round trips)
+        self.rng = random.Random(seed)  # draws for faults with a probability
         self.concurrency_limit: int | None = None
         self.timeout_hold_seconds: float = 3.0  # a "timeout" fault holds the request this long
         self.throttle_retry_after: float = 1.0
@@ -359,6 +378,12 @@ class GraphServer:
         with self._lock:
             return {f["displayName"]: [self._stored_view(m) for m in f["messages"]] for f in user.folders.values()}
 
+    def purged(self, address: str) -> list[dict]:
+        """Messages removed with permanentDelete (invisible to the user; kept here for the tests)."""
+        user = self._find_user(address)
+        with self._lock:
+            return [self._stored_view(m) for m in user.purged] if user else []
+
     def inject(self, fault: Fault) -> None:
         """Arm a copy of ``fault``: its ``times`` counts down here, so one Fault can serve many tests."""
         with self._lock:
@@ -401,6 +426,8 @@ class GraphServer:
         with self._lock:
             for fault in self._faults:
                 if fault.method not in ("*", method) or fault.path_contains not in target:
+                    continue
+                if fault.probability < 1.0 and self.rng.random() >= fault.probability:
                     continue
                 if fault.times is not None:
                     if fault.times <= 0:
@@ -639,18 +666,32 @@ class _Handler(BaseHTTPRequestHandler):
                 return 200, view, {}
             if method == "PATCH":
                 return self._patch_message(message, body)
-            if method == "DELETE":
+            if method == "DELETE":  # a soft delete: moved to Deleted Items
                 with self.graph._lock:
-                    f = user.folders[message["_folder"]]
-                    f["messages"] = [m for m in f["messages"] if m["id"] != message["id"]]
+                    self._unfile(user, message)
+                    if message["_folder"] != DELETED_ITEMS:
+                        deleted = user.folders.setdefault(DELETED_ITEMS, {
+                            "id": DELETED_ITEMS, "displayName": "Deleted Items", "isHidden": False, "messages": []})
+                        message["_folder"] = DELETED_ITEMS
+                        deleted["messages"].append(message)
                 return 204, None, {}
         if len(parts) == 2 and low[1] == "move" and method == "POST":
             return self._move_message(user, message, body)
+        if len(parts) == 2 and low[1] == "permanentdelete" and method == "POST":
+            with self.graph._lock:
+                self._unfile(user, message)
+                user.purged.append(message)
+            return 204, None, {}
         if len(parts) == 3 and low[1] == "attachments" and low[2] == "createuploadsession" and method == "POST":
             return self._create_upload_session(user, message, body)
         if len(parts) == 2 and low[1] == "attachments" and method == "GET":
             return 200, {"value": [{k: v for k, v in a.items() if k != "sha256"} for a in message["attachments"]]}, {}
         return self._not_implemented(method, "/".join(parts))
+
+    @staticmethod
+    def _unfile(user: _User, message: dict) -> None:
+        f = user.folders[message["_folder"]]
+        f["messages"] = [m for m in f["messages"] if m["id"] != message["id"]]
 
     # ------------------------------------------------------------------ directory
     def _list_users(self, query: dict):
@@ -725,12 +766,9 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(target, str) or not target:
             raise GraphError(400, "ErrorInvalidRequest", "destinationId is required.")
         with self.graph._lock:
-            if target.lower() == "deleteditems":
-                folder = next((f for f in user.folders.values() if f["displayName"] == "Deleted Items"), None)
-                if folder is None:
-                    fid = _new_id("AQMkAD")
-                    folder = user.folders[fid] = {"id": fid, "displayName": "Deleted Items", "isHidden": False,
-                                                  "messages": []}
+            if target.lower() == DELETED_ITEMS:  # the same folder a soft DELETE moves to
+                folder = user.folders.setdefault(DELETED_ITEMS, {
+                    "id": DELETED_ITEMS, "displayName": "Deleted Items", "isHidden": False, "messages": []})
             else:
                 folder = user.folders.get(target)
             if folder is None:
@@ -998,8 +1036,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools.graph_server", description=__doc__.split("\n")[0])
     parser.add_argument("--port", type=int, default=7302)
     parser.add_argument("--user", action="append", default=[], help="an address to create as an enabled user with a mailbox")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every request (e.g. 120: what Azure sees)")
     args = parser.parse_args(argv)
-    server = GraphServer(port=args.port)
+    server = GraphServer(port=args.port, latency_ms=args.latency_ms)
     for address in args.user:
         server.add_user(address)
     server.start()

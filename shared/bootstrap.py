@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import threading
 from datetime import datetime, timedelta, timezone
 from functools import cached_property, partial
 from pathlib import Path
@@ -186,6 +187,7 @@ class Archiver:
                     message, blobs=self.blobs, queues=self.queues, tracking=self.tracking, mapping=self.mapping,
                     directory=self.directory, region=self.settings.default_phone_region, options=self.render_options,
                     traceparent=telemetry.current_traceparent, stage=self.stage,
+                    deliver=self.deliver_now if self.deliver_at_convert else None,
                 )
             except Exception as exc:
                 final = dequeue_count >= self.max_dequeue_count
@@ -224,6 +226,27 @@ class Archiver:
             telemetry.count("deliver", result.outcome, item_type=message.item_type)
             telemetry.observe_latency("deliver", (datetime.now(timezone.utc) - started).total_seconds())
             return result.outcome
+
+    # Each copy's first delivery attempt happens in convert_item (no deliveries message, no record read for a
+    # copy that lands); a copy handed back goes to the deliveries queue. False: every copy is queued.
+    deliver_at_convert = True
+    _at_convert_lock = threading.Lock()
+
+    @cached_property
+    def delivered_at_convert(self) -> dict[str, int]:
+        """Outcomes of the first attempts made at convert time (the run summary adds them)."""
+        return {}
+
+    def deliver_now(self, message: DeliveryMessage, *, tracking) -> deliver.Delivered | deliver.Requeue:
+        """A copy's first attempt at convert time (``tracking`` collects its outcome for the item's one write)."""
+        result = deliver.deliver_copy(message, blobs=self.blobs, ledger=self.ledger, tracking=tracking, mailbox=self.mailbox,
+                                      slots=self.slots, folder_name=self.settings.archive_folder_name, budget=self.budget)
+        outcome = result.outcome if isinstance(result, deliver.Delivered) else "requeued"
+        with self._at_convert_lock:
+            self.delivered_at_convert[outcome] = self.delivered_at_convert.get(outcome, 0) + 1
+        if isinstance(result, deliver.Delivered):
+            telemetry.count("deliver", result.outcome, item_type=message.item_type)
+        return result
 
     def build_transcripts(self) -> transcripts.BuildResult | None:
         """Transcript mode: render and queue the transcripts of every complete day not built yet (else nothing)."""
@@ -384,7 +407,8 @@ class Archiver:
         return normalise_webhook.upkeep(self.whatsapp_ports, min_age_seconds=min_age_seconds)
 
     def close(self) -> None:
-        for thing in (self._mailbox, self._directory, self._feed, self.__dict__.get("whatsapp_media")):
+        for thing in (self._mailbox, self._directory, self._feed, self.__dict__.get("whatsapp_media"),
+                      self.__dict__.get("slots")):
             close = getattr(thing, "close", None)
             if close:
                 try:

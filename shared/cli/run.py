@@ -62,6 +62,10 @@ def drain_all(app: Archiver, *, workers: int = 4, retry_delay_seconds: float | N
             progress(f"transcripts: {built.transcripts} built for {', '.join(built.days) or 'no day'}; "
                      f"waiting for complete days: {', '.join(built.waiting) or 'none'}")
     deliveries = drain(app.queues, names.DELIVERIES_QUEUE, app.on_delivery, workers=workers, **common)
+    at_convert = getattr(app, "delivered_at_convert", {})  # first attempts made by convert_item
+    for outcome, n in list(at_convert.items()):  # a handed-back ("requeued") copy lands later through the queue
+        deliveries.outcomes[outcome] = deliveries.outcomes.get(outcome, 0) + n
+    at_convert.clear()
     for name, stats in ((names.ITEMS_QUEUE, items), (names.DELIVERIES_QUEUE, deliveries)):
         previous = summary.queue_stats.get(name)
         summary.queue_stats[name] = stats if previous is None else _merge(previous, stats)

@@ -9,8 +9,10 @@ it is staged for its conversation's transcript of its capture day (``shared.pipe
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -34,7 +36,7 @@ from shared.domain.record import RenderOptions, render_record
 from shared.domain.record.annotate import RESENT_NOTE, add_headers
 from shared.domain.record.ids import message_id_for
 from shared.pipeline.memory_budget import PROCESS_BUDGET, MemoryBudget, render_cost
-from shared.pipeline.messages import DeliveryMessage, ItemMessage, item_key
+from shared.pipeline.messages import INLINE_EML_MAX, DeliveryMessage, ItemMessage, item_key
 from shared.pipeline.ports import Directory, UserStatus
 
 log = logging.getLogger(__name__)
@@ -82,31 +84,50 @@ class MappingSource:
 
 # --------------------------------------------------------------------------- directory
 class CachedDirectory:
-    """Directory answers cached in table storage with a TTL: a day's run looks each user up once."""
+    """Directory answers cached in table storage with a TTL: a day's run looks each user up once.
 
-    def __init__(self, directory: Directory, cache):
+    In front of the table, each process keeps the answers it already read or fetched in memory for
+    ``memo_seconds`` (at most the table's TTL): an address this process looked up is not read from the
+    table again while its answer is fresh.
+    """
+
+    def __init__(self, directory: Directory, cache, *, memo_seconds: float = 300.0,
+                 clock: Callable[[], float] = time.monotonic):
         self.directory, self.cache = directory, cache
         self.lookups = 0
         self._guard = threading.Lock()
         self._per_address: dict[str, threading.Lock] = {}
+        ttl = getattr(cache, "ttl", None)
+        self.memo_seconds = min(memo_seconds, ttl.total_seconds()) if ttl is not None else memo_seconds
+        self.clock = clock
+        self._memo: dict[str, tuple[float, UserStatus]] = {}
 
     def lookup(self, address: str) -> UserStatus:
         address = address.lower()
-        cached = self.cache.get(address)
-        if cached is not None:
-            return cached
-        # Workers converting items of one chat all ask for the same people at once: one asks
-        # Graph, the others wait and read its answer from the cache (and the mailbox sees one request).
+        fresh = self._fresh(address)
+        if fresh is not None:
+            return fresh
+        # Workers converting items of one chat all ask for the same people at once: one reads the
+        # table (and if need be asks Graph), the others wait and take its answer from memory.
         with self._guard:
             lock = self._per_address.setdefault(address, threading.Lock())
         with lock:
-            cached = self.cache.get(address)
-            if cached is not None:
-                return cached
-            status = self.directory.lookup(address)  # DirectoryUnavailable propagates: retried, never "not a user"
-            self.lookups += 1
-            self.cache.put(status)
+            fresh = self._fresh(address)
+            if fresh is not None:
+                return fresh
+            status = self.cache.get(address)
+            if status is None:
+                status = self.directory.lookup(address)  # DirectoryUnavailable propagates: retried, never "not a user"
+                self.lookups += 1
+                self.cache.put(status)
+            self._memo[address] = (self.clock(), status)
             return status
+
+    def _fresh(self, address: str) -> UserStatus | None:
+        memo = self._memo.get(address)
+        if memo is not None and self.clock() - memo[0] < self.memo_seconds:
+            return memo[1]
+        return None
 
 
 class BlobAttachments:
@@ -221,12 +242,13 @@ def convert_item(
     stage: Stage | None = None,
     raw: bytes | None = None,
     memory: MemoryBudget | None = None,
+    deliver: Deliver | None = None,
 ) -> ConvertOutcome:
     """``stage`` set (transcript mode): a mapped item is handed to it instead of rendered and fanned out.
     ``raw`` given (reprocess-unmapped, from the unmapped/ entry): used instead of reading raw/."""
     key = item_key(message.item_id)
     if raw is None:
-        raw = blobs.get(names.RAW, message.raw_blob)
+        raw = base64.b64decode(message.raw_b64) if message.raw_b64 else blobs.get(names.RAW, message.raw_blob)
     try:
         item = parse_item(raw)
         if message.resent_of:  # a changed re-send is archived under its own id, linked to the first
@@ -269,26 +291,69 @@ def convert_item(
         mime_blob = f"{capture_day(item.captured_at)}/{key}.eml"
         blobs.put(names.MIME, mime_blob, eml, content_type="message/rfc822",
                   metadata={"item_class": record.item_class, "partial": str(record.partial).lower()})
+        small = eml if len(eml) <= INLINE_EML_MAX else None  # the stored bytes (with the pipeline's headers)
         del eml
-    fan_out(item, item_mapping, record, message=message, mime_blob=mime_blob, queues=queues, tracking=tracking,
-            traceparent=traceparent())
-    tracking.item(message.report_date, key, item_id=message.item_id, stage="converted", item_type=item.type,
-                  copies=len(item_mapping.mailboxes), partial=record.partial,
-                  unresolved="; ".join(item_mapping.unresolved) or None)
+    fan_out(item, item_mapping, record, message=message, mime_blob=mime_blob, eml=small, queues=queues,
+            tracking=tracking, traceparent=traceparent(), deliver=deliver)
     return ConvertOutcome("converted", copies=len(item_mapping.mailboxes))
 
 
+Deliver = Callable[..., object]  # deliver.deliver_copy with everything but the message and tracking bound
+RETRY_AFTER_FAILED_ATTEMPT = 2  # seconds before the queue retries a copy whose attempt at convert failed
+
+
+class _Outcomes:
+    """The tracking a delivery at convert time writes to, kept for the item's one tracking write."""
+
+    def __init__(self):
+        self.outcome: tuple[str, str, dict] | None = None
+
+    def copy_outcome(self, report_date, item_key, mailbox, outcome, reason="", **fields) -> None:
+        self.outcome = (outcome, reason, fields)
+
+
 def fan_out(item: Item, item_mapping: ItemMapping, record, *, message: ItemMessage, mime_blob: str, queues, tracking,
-            traceparent: str | None) -> None:
+            traceparent: str | None, deliver: Deliver | None = None, eml: bytes | None = None) -> None:
+    """One delivery per mailbox copy. With ``deliver`` (the default in the app) each copy's first attempt
+    happens right here: a copy that lands costs no queue message and no record read; a copy that is
+    handed back (throttled, busy, failed) goes to the deliveries queue as before. Then the item row and
+    a row per copy with its outcome (or 'pending') are written in one tracking request. Without
+    ``deliver``, every copy is queued (the record rides in the message when small: ``eml``, the bytes
+    stored in mime/, given when they are small enough)."""
     key = item_key(item.id)
     by_mailbox: dict[str, str] = {}
     for pm in item_mapping.participants:
         if pm.mailbox and pm.mailbox not in by_mailbox:
             by_mailbox[pm.mailbox] = pm.keys[0] if pm.keys else ""
-    for mailbox in item_mapping.mailboxes:
-        tracking.copy_pending(message.report_date, key, mailbox, item_id=item.id, source=by_mailbox.get(mailbox, ""),
-                              item_type=item.type)
-        queues.send(names.DELIVERIES_QUEUE, DeliveryMessage(
-            item_id=item.id, item_type=item.type, mailbox=mailbox, mime_blob=mime_blob, item_class=record.item_class,
-            partial=record.partial, report_date=message.report_date, source=by_mailbox.get(mailbox, ""),
-            traceparent=traceparent).model_dump())
+    inline = base64.b64encode(eml).decode("ascii") if eml is not None and len(eml) <= INLINE_EML_MAX else None
+    messages = [DeliveryMessage(item_id=item.id, item_type=item.type, mailbox=mailbox, mime_blob=mime_blob,
+                                item_class=record.item_class, partial=record.partial, report_date=message.report_date,
+                                source=by_mailbox.get(mailbox, ""), traceparent=traceparent, eml_b64=inline)
+                for mailbox in item_mapping.mailboxes]
+    copies, later = [], []
+    for m in messages:
+        row = dict(item_id=item.id, source=m.source, item_type=item.type)
+        if deliver is not None:
+            outcomes = _Outcomes()
+            try:
+                result = deliver(m, tracking=outcomes)
+            except Exception as exc:  # noqa: BLE001 - the queue retries this copy; the other copies go on
+                later.append((m, RETRY_AFTER_FAILED_ATTEMPT))
+                row.update(reason=f"first attempt failed: {type(exc).__name__}: {exc}"[:1000], stage="deliver")
+            else:
+                after = getattr(result, "after_seconds", None)
+                if after is not None:  # handed back: throttled, slot busy, claimed elsewhere
+                    later.append((m.model_copy(update={"requeues": m.requeues + 1}), after))
+                elif outcomes.outcome is not None:
+                    outcome, reason, fields = outcomes.outcome
+                    row.update(fields, outcome=outcome, reason=reason[:1000])
+        else:
+            later.append((m, 0))
+        copies.append((m.mailbox, row))
+    tracking.item_with_copies(
+        message.report_date, key,
+        dict(item_id=message.item_id, stage="converted", item_type=item.type, copies=len(item_mapping.mailboxes),
+             partial=record.partial, unresolved="; ".join(item_mapping.unresolved) or None),
+        copies)
+    for m, delay in later:
+        queues.send(names.DELIVERIES_QUEUE, m.model_dump(exclude_none=True), delay_seconds=math.ceil(delay))

@@ -1,15 +1,17 @@
 """deliver_item: create one mailbox copy of a record through Graph, exactly once.
 
-Order of questions: has the ledger seen this copy land? (skip) Is another worker on it right
-now? (come back later) Is a mailbox slot free (Exchange allows 4 concurrent requests per
-mailbox)? Is there request budget left in this minute (10,000 per 10 minutes)? (else come back
-later) Did an earlier attempt possibly create it? (ask Graph by the archive id) Only then
-create, and write the ledger. Throttling hands the message back to the
-queue with a delay instead of sleeping inside the function.
+Order of questions: is a mailbox slot free (Exchange allows 4 concurrent requests per mailbox)?
+Is there request budget left in this minute (10,000 per 10 minutes)? (else come back later)
+Then the claim, one insert of the ledger row as 'creating': has the ledger seen this copy land?
+(skip) Is another worker on it right now? (come back later) Did an earlier attempt possibly
+create it? (ask Graph by the archive id) Only then create, and mark the ledger delivered.
+Throttling hands the message back to the queue with a delay instead of sleeping inside the
+function; a failed attempt hands its claim back at once (see ``deliver_copy``).
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 import uuid
 from dataclasses import dataclass
@@ -17,12 +19,13 @@ from dataclasses import dataclass
 from shared import names
 from shared.domain.bounded import for_log
 from shared.pipeline.messages import DeliveryMessage, item_key
-from shared.pipeline.ports import ArchiveCopy, Mailbox, MailboxPermanent, MailboxThrottled
+from shared.pipeline.ports import ArchiveCopy, CreatedCopy, Mailbox, MailboxError, MailboxPermanent, MailboxThrottled
 
 log = logging.getLogger(__name__)
 
 MAX_REQUEUES = 200  # throttled hand-backs before a copy counts as failed (days of back-off at worst)
 SLOT_BUSY_DELAY = 3.0
+UNANSWERED_SETTLE_SECONDS = 5.0  # a create that got no answer (timeout, drop) may still land at Graph meanwhile
 
 
 @dataclass(frozen=True)
@@ -51,64 +54,96 @@ def deliver_copy(
 ) -> Delivered | Requeue:
     key = item_key(message.item_id)
     owner = owner or uuid.uuid4().hex
-    claim = ledger.claim(message.mailbox, key, owner)
-    if claim.outcome == "delivered":
-        row = claim.row or {}
-        if row.get("report_date") == message.report_date:
-            # landed earlier in this report day (a redelivered message, a re-pulled window): the day's
-            # report keeps counting it as landed once; this attempt itself imported nothing
-            tracking.copy_outcome(message.report_date, key, message.mailbox, row.get("outcome", "imported"), "")
-            return Delivered("skipped", "already archived earlier this report day")
-        reason = f"already archived (report of {row.get('report_date', '?')})"
-        tracking.copy_outcome(message.report_date, key, message.mailbox, "skipped", reason)
-        return Delivered("skipped", reason)
-    if claim.outcome == "busy":
-        return Requeue(max(claim.retry_after, 1.0), "another worker holds this copy")
-
+    created = None
     with slots.hold(message.mailbox) as held:
         if not held:
-            ledger.release(message.mailbox, key)
             return Requeue(SLOT_BUSY_DELAY, "all concurrency slots of the mailbox are busy")
-        # a create, plus the look-up an uncertain earlier attempt needs (the folder id is cached)
-        wait = budget.take(message.mailbox, 3 if claim.uncertain else 2) if budget is not None else 0.0
+        # the create (an uncertain earlier attempt adds its look-up below; the folder id is cached)
+        wait = budget.take(message.mailbox, 1) if budget is not None else 0.0
         if wait > 0:
-            ledger.release(message.mailbox, key)
             return Requeue(wait, "the mailbox's Graph request budget for this minute is spent")
+        # the claim: one insert of the ledger row as 'creating' (claim before create)
+        claim = ledger.begin(message.mailbox, key, owner)
+        if claim.outcome == "delivered":
+            return _already_delivered(message, key, claim, tracking)
+        if claim.outcome == "busy":
+            return Requeue(max(claim.retry_after, 1.0), "another worker holds this copy")
         try:
-            folder_id = mailbox.ensure_folder(message.mailbox, folder_name)
-            existing = mailbox.find_copy(message.mailbox, folder_id, message.item_id) if claim.uncertain else None
-            if existing:
-                outcome = "partial" if message.partial else "imported"
-                ledger.mark_delivered(message.mailbox, key, message_id=existing, outcome=outcome,
-                                      report_date=message.report_date, found_existing=True)
-                tracking.copy_outcome(message.report_date, key, message.mailbox, outcome, _partial_reason(message, []))
-                return Delivered(outcome)
-            eml = blobs.get(names.MIME, message.mime_blob)
-            ledger.mark_creating(message.mailbox, key)
-            created = mailbox.create_copy(message.mailbox, folder_id, ArchiveCopy(
-                mailbox=message.mailbox, archive_id=message.item_id, eml=eml, item_class=message.item_class))
-        except MailboxThrottled as exc:
-            ledger.release(message.mailbox, key)
-            if message.requeues >= MAX_REQUEUES:
-                reason = f"throttled by Graph {message.requeues} times; redrive later ({exc})"
-                ledger.mark_failed(message.mailbox, key, reason)
-                tracking.copy_outcome(message.report_date, key, message.mailbox, "failed", reason, stage="deliver")
-                return Delivered("failed", reason)
-            return Requeue(max(exc.retry_after, 1.0), f"throttled ({exc.code or exc.status})")
-        except MailboxPermanent as exc:
-            reason = f"Graph refused the copy: {exc}"
-            ledger.mark_failed(message.mailbox, key, reason)
-            tracking.copy_outcome(message.report_date, key, message.mailbox, "failed", reason, stage="deliver")
-            log.warning("copy of %s for a mailbox failed permanently: %s", for_log(message.item_id), for_log(exc.code))
-            return Delivered("failed", reason)
-        # MailboxTransient and anything else propagate: the queue retries; the ledger says 'creating',
-        # so the next attempt asks Graph before creating again.
+            result = _create_claimed(message, claim, key, blobs=blobs, ledger=ledger, tracking=tracking,
+                                     mailbox=mailbox, folder_name=folder_name, budget=budget)
+            if not isinstance(result, CreatedCopy):
+                return result
+            created = result
+        except Exception as exc:
+            # The attempt failed without an outcome (5xx, timeout, lost answer, storage hiccup): hand the
+            # claim back now so the queue's retry can take it in seconds; the claim period is only for a
+            # worker that died. The ledger keeps 'creating', so the retry asks Graph first. A request
+            # that got no answer at all may still be running at Graph: hold the claim a few seconds so
+            # it settles before anyone asks.
+            unanswered = isinstance(exc, MailboxError) and exc.status is None
+            try:
+                ledger.release(message.mailbox, key, hold_seconds=UNANSWERED_SETTLE_SECONDS if unanswered else 0)
+            except Exception:  # noqa: BLE001 - the claim then lapses after DELIVERY_CLAIM_SECONDS
+                log.warning("could not hand back the claim on a copy of %s; it lapses on its own", for_log(message.item_id))
+            raise
 
     outcome = "partial" if (message.partial or created.notes) else "imported"
     ledger.mark_delivered(message.mailbox, key, message_id=created.message_id, outcome=outcome,
                           report_date=message.report_date)
     tracking.copy_outcome(message.report_date, key, message.mailbox, outcome, _partial_reason(message, created.notes))
     return Delivered(outcome)
+
+
+def _already_delivered(message: DeliveryMessage, key: str, claim, tracking) -> Delivered:
+    row = claim.row or {}
+    if row.get("report_date") == message.report_date:
+        # landed earlier in this report day (a redelivered message, a re-pulled window): the day's
+        # report keeps counting it as landed once; this attempt itself imported nothing
+        tracking.copy_outcome(message.report_date, key, message.mailbox, row.get("outcome", "imported"), "")
+        return Delivered("skipped", "already archived earlier this report day")
+    reason = f"already archived (report of {row.get('report_date', '?')})"
+    tracking.copy_outcome(message.report_date, key, message.mailbox, "skipped", reason)
+    return Delivered("skipped", reason)
+
+
+def _create_claimed(message: DeliveryMessage, claim, key: str, *, blobs, ledger, tracking, mailbox: Mailbox,
+                    folder_name: str, budget) -> CreatedCopy | Delivered | Requeue:
+    """Under a slot and a claim: ask Graph first if an earlier attempt may have created the copy, else create it."""
+    if claim.uncertain and budget is not None:
+        wait = budget.take(message.mailbox, 1)  # the look-up by archive id
+        if wait > 0:
+            ledger.release(message.mailbox, key)
+            return Requeue(wait, "the mailbox's Graph request budget for this minute is spent")
+    try:
+        folder_id = mailbox.ensure_folder(message.mailbox, folder_name)
+        existing = mailbox.find_copy(message.mailbox, folder_id, message.item_id) if claim.uncertain else None
+        if existing:
+            outcome = "partial" if message.partial else "imported"
+            ledger.mark_delivered(message.mailbox, key, message_id=existing, outcome=outcome,
+                                  report_date=message.report_date, found_existing=True)
+            tracking.copy_outcome(message.report_date, key, message.mailbox, outcome, _partial_reason(message, []))
+            return Delivered(outcome)
+        eml = base64.b64decode(message.eml_b64) if message.eml_b64 else blobs.get(names.MIME, message.mime_blob)
+        return mailbox.create_copy(message.mailbox, folder_id, ArchiveCopy(
+            mailbox=message.mailbox, archive_id=message.item_id, eml=eml, item_class=message.item_class))
+    except MailboxThrottled as exc:
+        ledger.release(message.mailbox, key)
+        if budget is not None and getattr(budget, "pause", None):
+            budget.pause(message.mailbox, exc.retry_after)  # Graph's Retry-After paces every copy of the mailbox
+        if message.requeues >= MAX_REQUEUES:
+            reason = f"throttled by Graph {message.requeues} times; redrive later ({exc})"
+            ledger.mark_failed(message.mailbox, key, reason)
+            tracking.copy_outcome(message.report_date, key, message.mailbox, "failed", reason, stage="deliver")
+            return Delivered("failed", reason)
+        return Requeue(max(exc.retry_after, 1.0), f"throttled ({exc.code or exc.status})")
+    except MailboxPermanent as exc:
+        reason = f"Graph refused the copy: {exc}"
+        ledger.mark_failed(message.mailbox, key, reason)
+        tracking.copy_outcome(message.report_date, key, message.mailbox, "failed", reason, stage="deliver")
+        log.warning("copy of %s for a mailbox failed permanently: %s", for_log(message.item_id), for_log(exc.code))
+        return Delivered("failed", reason)
+    # MailboxTransient and anything else propagate: deliver_copy hands the claim back, the queue
+    # retries; the ledger says 'creating', so the next attempt asks Graph before creating again.
 
 
 def _partial_reason(message: DeliveryMessage, notes: list[str]) -> str:

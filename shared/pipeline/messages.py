@@ -33,6 +33,10 @@ class ItemMessage(_Msg):
     run_id: str
     traceparent: str | None = None
     resent_of: str | None = None  # a changed re-send: the id of the first item, which this one is linked to
+    raw_b64: str | None = None  # the raw item itself when small (INLINE_RAW_MAX): no raw/ read to convert it
+
+
+INLINE_RAW_MAX = 32 * 1024  # raw item bytes carried in its items message (the blob in raw/ is written all the same)
 
 
 class DeliveryMessage(_Msg):
@@ -48,3 +52,7 @@ class DeliveryMessage(_Msg):
     source: str = ""  # key (E.164 or uid:) of the participant this copy is for; masked in reports
     requeues: int = 0  # how often throttling handed it back (bounded)
     traceparent: str | None = None
+    eml_b64: str | None = None  # the record itself when small (INLINE_EML_MAX): no mime/ read to deliver it
+
+
+INLINE_EML_MAX = 32 * 1024  # a queue message holds 64 KiB after the host's base64: JSON + base64 eml stay under

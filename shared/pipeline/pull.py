@@ -24,6 +24,7 @@ A hostile or broken source never stops the window (issue 15):
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
@@ -38,7 +39,7 @@ from azure.core.exceptions import HttpResponseError
 from shared import names
 from shared.domain.bounded import ID_CHARS, bounded, for_log
 from shared.domain.items import Attachment, ItemRejected, capture_day, parse_item
-from shared.pipeline.messages import ItemMessage, item_key
+from shared.pipeline.messages import INLINE_RAW_MAX, ItemMessage, item_key
 from shared.pipeline.ports import (
     AttachmentCorrupt,
     AttachmentSizeMismatch,
@@ -123,19 +124,24 @@ def _fetch_attachment(feed: Feed, blobs, attachment: Attachment, attempts: int =
     )
 
 
-def _store_raw(blobs, raw: dict, key: str, day: str) -> tuple[str, str | None]:
+def _store_raw(blobs, raw: dict, key: str, day: str) -> tuple[str, str | None, bytes]:
     """Keep the first copy of an item as received; a re-send with different bytes is kept beside it.
 
-    Returns (the first copy's blob, the changed re-send's blob or None)."""
+    Returns (the first copy's blob, the changed re-send's blob or None, these bytes)."""
     body = json.dumps(raw, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8", "surrogatepass")
     name = f"{day}/{key}.json"
     if blobs.put(names.RAW, name, body, content_type="application/json", overwrite=False):
-        return name, None
+        return name, None, body
     if blobs.get(names.RAW, name) == body:
-        return name, None
+        return name, None, body
     resend = f"{day}/{key}{RESENT_MARK}{hashlib.sha256(body).hexdigest()[:16]}.json"
     blobs.put(names.RAW, resend, body, content_type="application/json", overwrite=False)
-    return name, resend
+    return name, resend, body
+
+
+def _inline(body: bytes | None) -> str | None:
+    """A small raw item rides in its items message (the raw/ blob is written all the same): no read at convert."""
+    return base64.b64encode(body).decode("ascii") if body is not None and len(body) <= INLINE_RAW_MAX else None
 
 
 def resent_id(item_id: str, resend_blob: str) -> str:
@@ -194,14 +200,20 @@ def pull_delta(
         for since, until in windows:
             progress(f"pulling window {since.isoformat()} .. {until.isoformat()}")
             for page in feed.pages(since, until):
+                pulled: list[Pulled] = []
                 for raw in page.items:
                     try:
-                        _pull_one(raw, feed=feed, blobs=blobs, queues=queues, tracking=tracking, result=result,
-                                  window_day=capture_day(since), traceparent=traceparent(), max_attachment_bytes=max_attachment_bytes)
+                        pulled += [(raw, *row) for row in _pull_one(
+                            raw, feed=feed, blobs=blobs, result=result, window_day=capture_day(since),
+                            traceparent=traceparent(), max_attachment_bytes=max_attachment_bytes)]
                     except Exception as exc:  # noqa: BLE001 - sorted just below: one item's fault, or the window's
                         if not item_specific(exc):
                             raise
                         _reject_at_pull(raw, exc, blobs=blobs, tracking=tracking, result=result, window_day=capture_day(since))
+                # the page's item rows in one tracking write, before their messages (convert writes after it)
+                for message in _track_pulled(pulled, blobs=blobs, tracking=tracking, result=result,
+                                             window_day=capture_day(since)):
+                    queues.send(names.ITEMS_QUEUE, message.model_dump(exclude_none=True))
                 progress(f"  {result.items} items stored and queued")
             checkpoints.set_watermark(until)
             result.windows.append((since, until))
@@ -219,8 +231,35 @@ def pull_delta(
     return result
 
 
-def _pull_one(raw, *, feed, blobs, queues, tracking, result: PullResult, window_day: str, traceparent,
-              max_attachment_bytes: int = MAX_ATTACHMENT_BYTES) -> None:
+Pulled = tuple  # (raw item, tracking key, tracking fields, items message)
+
+
+def _track_pulled(pulled: list[Pulled], *, blobs, tracking, result: PullResult, window_day: str) -> list[ItemMessage]:
+    """Write the page's item rows in entity-group transactions, and return the messages to queue. Should
+    storage refuse a transaction for one item's values, the rows go one by one and that item is rejected."""
+    try:
+        tracking.items_pulled(result.report_date, [(key, fields) for _raw, key, fields, _m in pulled])
+        return [message for *_rest, message in pulled]
+    except Exception as exc:  # noqa: BLE001 - one item's fault, or the storage's
+        if not item_specific(exc):
+            raise
+    messages = []
+    for raw, key, fields, message in pulled:
+        try:
+            tracking.item(result.report_date, key, **fields)
+            messages.append(message)
+        except Exception as exc:  # noqa: BLE001 - as above
+            if not item_specific(exc):
+                raise
+            result.items -= 1
+            _reject_at_pull(raw, exc, blobs=blobs, tracking=tracking, result=result, window_day=window_day)
+    return messages
+
+
+def _pull_one(raw, *, feed, blobs, result: PullResult, window_day: str, traceparent,
+              max_attachment_bytes: int = MAX_ATTACHMENT_BYTES) -> list[tuple[str, dict, ItemMessage]]:
+    """Store one item and its attachments; returns the tracking rows (key, fields) and items messages it
+    needs: its own, and for a changed re-send the re-send's (archived as its own record, linked)."""
     raw_id = raw.get("id") if isinstance(raw, dict) else None
     # an id longer than the contract allows is kept bounded (a hash of the whole in it): convert rejects it
     item_id = bounded(raw_id, ID_CHARS) if isinstance(raw_id, str) and raw_id else f"invalid-{uuid.uuid4().hex}"
@@ -232,7 +271,7 @@ def _pull_one(raw, *, feed, blobs, queues, tracking, result: PullResult, window_
         day = capture_day(item.captured_at)
     except ItemRejected:
         item, day = None, window_day  # stored and queued all the same: convert rejects it with the reason
-    raw_blob, resend_blob = _store_raw(blobs, raw if isinstance(raw, dict) else {"value": raw}, key, day)
+    raw_blob, resend_blob, body = _store_raw(blobs, raw if isinstance(raw, dict) else {"value": raw}, key, day)
     if item is not None:
         for attachment in item.all_attachments:
             try:
@@ -251,30 +290,32 @@ def _pull_one(raw, *, feed, blobs, queues, tracking, result: PullResult, window_
             else:
                 result.attachments_reused += 1
     own = resend_blob is None  # the files fetched were this copy's; for a changed re-send, the re-send's
-    tracking.item(result.report_date, key, item_id=item_id, stage="pulled", run_id=result.run_id,
-                  item_type=item.type if item else "", corrupt_attachments=(",".join(corrupt) or None) if own else None,
+    fields = dict(item_id=item_id, stage="pulled", run_id=result.run_id, item_type=item.type if item else "",
+                  corrupt_attachments=(",".join(corrupt) or None) if own else None,
                   attachment_problems=("; ".join(problems) or None) if own else None,
                   raw_blob=raw_blob)  # the evidence manifest hashes the item as received from here
     message = ItemMessage(item_id=item_id, raw_blob=raw_blob, report_date=result.report_date, run_id=result.run_id,
-                          traceparent=traceparent)
-    queues.send(names.ITEMS_QUEUE, message.model_dump())
+                          traceparent=traceparent, raw_b64=_inline(body) if own else None)
     result.items += 1
+    rows = [(key, fields, message)]
     if resend_blob is not None and item is not None:
-        _queue_resend(item_id, resend_blob, queues=queues, tracking=tracking, result=result, traceparent=traceparent,
-                      corrupt=corrupt, problems=problems)
+        rows.append(_resend(item_id, resend_blob, body, result=result, traceparent=traceparent,
+                            corrupt=corrupt, problems=problems))
+    return rows
 
 
-def _queue_resend(item_id: str, resend_blob: str, *, queues, tracking, result: PullResult, traceparent,
-                  corrupt: list[str], problems: list[str]) -> None:
+def _resend(item_id: str, resend_blob: str, body: bytes, *, result: PullResult, traceparent,
+            corrupt: list[str], problems: list[str]) -> tuple[str, dict, ItemMessage]:
     """A changed re-send: its own item (id suffixed), linked to the first, reported and counted."""
     new_id = resent_id(item_id, resend_blob)
-    tracking.item(result.report_date, item_key(new_id), item_id=new_id, stage="pulled", run_id=result.run_id,
-                  resent_of=item_id, reason=f"the source re-sent item {bounded(item_id, 300)} with different content", corrupt_attachments=",".join(corrupt) or None,
-                  attachment_problems="; ".join(problems) or None)
-    queues.send(names.ITEMS_QUEUE, ItemMessage(item_id=new_id, raw_blob=resend_blob, report_date=result.report_date,
-                                               run_id=result.run_id, traceparent=traceparent,
-                                               resent_of=item_id).model_dump())
+    fields = dict(item_id=new_id, stage="pulled", run_id=result.run_id, resent_of=item_id,
+                  reason=f"the source re-sent item {bounded(item_id, 300)} with different content",
+                  corrupt_attachments=",".join(corrupt) or None, attachment_problems="; ".join(problems) or None,
+                  raw_blob=resend_blob)
+    message = ItemMessage(item_id=new_id, raw_blob=resend_blob, report_date=result.report_date, run_id=result.run_id,
+                          traceparent=traceparent, resent_of=item_id, raw_b64=_inline(body))
     result.resent_changed += 1
     result.items += 1
     log.warning("item %s was re-sent by the source with different content: archived as its own record %s, "
                 "linked to the first", for_log(item_id), for_log(new_id))
+    return item_key(new_id), fields, message

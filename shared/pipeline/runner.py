@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -68,17 +68,30 @@ def drain(
         stats.handled += 1
         stats.add(outcome)
 
+    # Keep every worker busy: up to 2 x workers messages in hand, and receive the next batch as soon as no
+    # more than ``workers`` are left (not after the slowest of a batch, which left workers idle). Once a
+    # receive comes back empty, the rest in hand finish before the queue is asked again (no polling per
+    # finished message).
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"drain-{queue}") as pool:
+        in_flight: set = set()
         while True:
-            batch = queues.receive(queue, max_messages=min(32, workers * 2), visibility_timeout=visibility_timeout)
+            if len(in_flight) > workers:
+                _done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                continue
+            room = 2 * workers - len(in_flight)
+            batch = queues.receive(queue, max_messages=min(32, room), visibility_timeout=visibility_timeout)
             if batch:
                 idle_since = None
-                list(pool.map(work, batch))
+                in_flight |= {pool.submit(work, msg) for msg in batch}
                 now = time.monotonic()
                 if now - last_progress > 1.0:
                     progress(f"{queue}: {stats.handled} handled {dict(sorted(stats.outcomes.items()))}, "
                              f"{stats.errors} failed attempts, {stats.poisoned} poisoned")
                     last_progress = now
+                continue
+            if in_flight:
+                wait(in_flight)
+                in_flight = set()
                 continue
             if queues.depth(queue) == 0:
                 return stats

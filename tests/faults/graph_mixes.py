@@ -3,7 +3,7 @@ delivery use case over the adapter in both create modes (tests/graph)."""
 
 from __future__ import annotations
 
-from devtools.graph_server import Fault
+from devtools.graph_server import REALISTIC_FAULT_MIX, Fault
 
 GRAPH_MIXES = {
     "429 bursts with Retry-After": [Fault(kind="429", method="POST", path_contains="/messages", times=6, retry_after=1)],
@@ -21,3 +21,7 @@ GRAPH_MIXES = {
                            Fault(kind="500", method="GET", path_contains="/mailFolders", times=2),
                            Fault(kind="drop", method="POST", path_contains="/messages", times=2)],
 }
+
+
+# A realistic bad day (the issue's figures): steady rates of 429, 503, 500 and lost answers on every create
+REALISTIC_MIX = REALISTIC_FAULT_MIX

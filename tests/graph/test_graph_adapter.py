@@ -145,6 +145,7 @@ def test_an_upload_that_fails_leaves_no_copy_behind_and_the_retry_lands_exactly_
     with pytest.raises(MailboxTransient):
         mailbox.create_copy(ALICE, folder, copy)
     assert folder_messages(server) == []  # the incomplete copy was removed
+    assert list(server.mailbox(ALICE)) == [FOLDER] and len(server.purged(ALICE)) == 1  # for good, not to Deleted Items
     assert mailbox.find_copy(ALICE, folder, "item-5") is None
     mailbox.create_copy(ALICE, folder, copy)
     [message] = folder_messages(server)
@@ -158,13 +159,15 @@ def test_an_incomplete_copy_that_could_not_be_removed_is_removed_by_find_copy(se
     big = b"\x07" * (5 * 1024 * 1024)
     folder = mailbox.ensure_folder(ALICE, FOLDER)
     server.inject(Fault(kind="500", method="PUT", path_contains="/upload/", times=1))
-    server.inject(Fault(kind="drop", method="DELETE", times=1))  # and the clean-up fails too
+    server.inject(Fault(kind="drop", method="POST", path_contains="/permanentDelete", times=1))  # the clean-up fails too
     with pytest.raises(MailboxTransient):
         mailbox.create_copy(ALICE, folder, copy_of(6, attachments=[("big.bin", "application/octet-stream", big)]))
     [pending] = folder_messages(server)
     assert pending["archiveItemId"] is None  # never counted: it carries only the pending id
     assert mailbox.find_copy(ALICE, folder, "item-6") is None
     assert folder_messages(server) == []
+    assert list(server.mailbox(ALICE)) == [FOLDER]  # not moved to Deleted Items: purged for good
+    assert [m["extendedProperties"] for m in server.purged(ALICE)] and not server.purged("bob@contoso.com")
     mailbox.close()
 
 

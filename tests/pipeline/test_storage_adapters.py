@@ -92,7 +92,7 @@ def test_landed_copy_is_not_downgraded_by_a_late_duplicate(clients):
 
 
 def test_mailbox_slots_cap_concurrency_across_holders(clients):
-    slots = MailboxSlots(clients.blobs, slots=4)
+    slots = MailboxSlots(clients.blobs, slots=4, local_wait=0.2)
     held = []
     from contextlib import ExitStack
 

@@ -22,7 +22,11 @@ Decisions
   also failed (or the process died), the next attempt's ``find_copy`` finds the pending copy by
   ``ArchivePendingId``, deletes it and reports "not there", and the copy is created afresh. Never
   lost (an incomplete copy is never counted as delivered), never twice (the incomplete one goes).
-  Under Litigation Hold the deleted incomplete copy is kept in Recoverable Items, which is fine.
+  "Deletes" means ``POST .../messages/{id}/permanentDelete`` (v1.0), never ``DELETE``: DELETE is a
+  soft delete that would move the incomplete copy into the user's Deleted Items (visible to the
+  user, found by Content Search). permanentDelete puts it in Recoverable Items Purges, out of the
+  user's sight; under Litigation Hold it is kept there, which is fine. (Building the copy in a
+  hidden folder and moving it in was weighed: two more requests per large copy and a new id.)
   If Graph refuses one attachment permanently (4xx, e.g. over the mailbox's size limit), the copy
   lands without it, with a note in ``CreatedCopy.notes`` (counted ``partial``; the bytes stay in
   the attachments container).

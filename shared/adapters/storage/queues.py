@@ -48,7 +48,9 @@ class QueueStore:
     def receive(self, queue: str, *, max_messages: int = 16, visibility_timeout: int = 300) -> list[Received]:
         client = self._q(queue)
         out = []
-        for msg in client.receive_messages(max_messages=max_messages, visibility_timeout=visibility_timeout):
+        # messages_per_page: one GET for the batch (without it the SDK pages one message per GET)
+        for msg in client.receive_messages(max_messages=max_messages, messages_per_page=min(max_messages, 32),
+                                           visibility_timeout=visibility_timeout):
             out.append(Received(queue, msg.id, msg.pop_receipt, msg.dequeue_count, msg.content))
             if len(out) >= max_messages:
                 break

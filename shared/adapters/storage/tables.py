@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import TableServiceClient, UpdateMode
+from azure.data.tables import TableServiceClient, TableTransactionError, UpdateMode
 
 from shared import names
 from shared.domain.bounded import bounded
@@ -116,6 +116,11 @@ class Ledger:
 
     A claim with an expiry serialises concurrent deliveries of the same copy; the 'creating'
     state marks that a Graph create may have happened, so the next attempt asks Graph first.
+    The delivery path claims with ``begin`` (the row is inserted as 'creating' right before the
+    create: one request) and ends with ``mark_delivered``; a failed attempt hands the claim back
+    with ``release``. ``claim``/``mark_creating`` stay for callers that claim long before creating.
+    Row fields: status (claimed | creating | delivered | failed), owner, claim_until, attempts,
+    and once delivered message_id, outcome, report_date, found_existing, delivered_at.
     """
 
     def __init__(self, tables: Tables, claim_seconds: int = 300):
@@ -161,6 +166,44 @@ class Ledger:
             return Claim("claimed", uncertain=(status == "creating"), row=updated)
         return Claim("busy", retry_after=5.0)
 
+    def begin(self, mailbox: str, item_key: str, owner: str, *, now: datetime | None = None) -> Claim:
+        """Claim the copy for a create about to be sent: one insert of the row as 'creating' when it is new.
+
+        Replaces ``claim`` + ``mark_creating`` (two to three requests) on the delivery path. Only when the
+        row exists is it read: delivered -> skip; held by another live owner -> busy; otherwise taken over
+        with an ETag-conditional write, uncertain when an earlier attempt may have created the copy.
+        """
+        now = now or utcnow()
+        until = (now + timedelta(seconds=self.claim_seconds)).isoformat()
+        pk = table_key(mailbox)
+        for _ in range(3):
+            try:
+                self.table.create_entity({"PartitionKey": pk, "RowKey": item_key, "status": "creating", "owner": owner,
+                                          "claim_until": until, "attempts": 1})
+                return Claim("claimed")
+            except ResourceExistsError:
+                pass
+            try:
+                row = self.table.get_entity(pk, item_key)
+            except ResourceNotFoundError:
+                continue
+            status = row.get("status")
+            if status == "delivered":
+                return Claim("delivered", row=dict(row))
+            held_until = datetime.fromisoformat(row["claim_until"]) if row.get("claim_until") else None
+            if status in ("claimed", "creating") and held_until and held_until > now and row.get("owner") != owner:
+                return Claim("busy", retry_after=(held_until - now).total_seconds(), row=dict(row))
+            updated = dict(row)
+            updated.update(status="creating", owner=owner, claim_until=until, attempts=int(row.get("attempts", 0)) + 1)
+            try:
+                self.table.update_entity(updated, mode=UpdateMode.REPLACE, etag=row.metadata["etag"],
+                                         match_condition=MatchConditions.IfNotModified)
+            except (ResourceModifiedError, ResourceNotFoundError):
+                continue
+            # 'claimed' (written by an older version before any create) is the only state that proves no create
+            return Claim("claimed", uncertain=status != "claimed", row=updated)
+        return Claim("busy", retry_after=5.0)
+
     def _merge(self, mailbox: str, item_key: str, **fields) -> None:
         self.table.upsert_entity({"PartitionKey": table_key(mailbox), "RowKey": item_key, **fields}, mode=UpdateMode.MERGE)
 
@@ -176,9 +219,11 @@ class Ledger:
     def mark_failed(self, mailbox: str, item_key: str, reason: str) -> None:
         self._merge(mailbox, item_key, status="failed", reason=reason[:1000], claim_until="")
 
-    def release(self, mailbox: str, item_key: str) -> None:
-        """Give the claim up without an outcome (throttled): keep 'creating' so the next attempt checks Graph."""
-        self._merge(mailbox, item_key, claim_until="")
+    def release(self, mailbox: str, item_key: str, *, hold_seconds: float = 0) -> None:
+        """Give the claim up without an outcome (throttled, failed): keep 'creating' so the next attempt
+        checks Graph. ``hold_seconds`` keeps it held that much longer (an unanswered request settling)."""
+        until = (utcnow() + timedelta(seconds=hold_seconds)).isoformat() if hold_seconds > 0 else ""
+        self._merge(mailbox, item_key, claim_until=until)
 
     def rows(self) -> Iterator[dict]:
         for row in self.table.list_entities():
@@ -202,6 +247,15 @@ class Tracking:
             mode=UpdateMode.MERGE,
         )
 
+    def items_pulled(self, report_date: str, rows: list[tuple[str, dict]]) -> None:
+        """Item rows merged in entity-group transactions of up to 100 (one request per 100 items of a day)."""
+        latest = {key: fields for key, fields in rows}  # one operation per row in a transaction
+        ops = [("upsert", {"PartitionKey": report_date, "RowKey": f"item|{key}", **_bounded_fields(fields)},
+                {"mode": UpdateMode.MERGE})
+               for key, fields in latest.items()]
+        for start in range(0, len(ops), 100):
+            self.table.submit_transaction(ops[start:start + 100])
+
     def get_item(self, report_date: str, item_key: str) -> dict | None:
         try:
             return dict(self.table.get_entity(report_date, f"item|{item_key}"))
@@ -218,14 +272,49 @@ class Tracking:
     def copy_outcome(self, report_date: str, item_key: str, mailbox: str, outcome: CopyOutcome, reason: str = "",
                      **fields) -> None:
         rk = f"copy|{item_key}|{table_key(mailbox)}"
-        try:
-            current = self.table.get_entity(report_date, rk).get("outcome")
-        except ResourceNotFoundError:
-            current = None
+        current = None
+        if outcome not in _LANDED:  # a landed outcome is written blind: nothing may hide it, it hides nothing landed
+            try:
+                current = self.table.get_entity(report_date, rk).get("outcome")
+            except ResourceNotFoundError:
+                current = None
         if current in _LANDED and outcome not in _LANDED:
             return  # a copy that landed stays landed; a late duplicate does not hide it
         self.table.upsert_entity({"PartitionKey": report_date, "RowKey": rk, "mailbox": mailbox, "outcome": outcome,
                                   "reason": reason[:1000], **_bounded_fields(fields)}, mode=UpdateMode.MERGE)
+
+    def item_with_copies(self, report_date: str, item_key: str, item_fields: dict,
+                         copies: list[tuple[str, dict]]) -> None:
+        """The item row (merged) and a row per copy in one entity-group transaction (one request: they share
+        the report day's partition). A copy's fields may carry its ``outcome`` (and ``reason``); without
+        one it is 'pending'. A landed outcome is written over whatever is there; any other row is only
+        created. When one of those exists already (a re-conversion), each row is written on its own,
+        with ``copy_outcome``'s rule (a landed copy stays landed) and ``copy_pending``'s (an existing
+        row is kept)."""
+        ops = [("upsert", {"PartitionKey": report_date, "RowKey": f"item|{item_key}", **_bounded_fields(item_fields)},
+                {"mode": UpdateMode.MERGE})]
+        for mailbox, fields in copies:
+            entity = {"PartitionKey": report_date, "RowKey": f"copy|{item_key}|{table_key(mailbox)}",
+                      "mailbox": mailbox, "outcome": "pending", **_bounded_fields(fields)}
+            if entity["outcome"] in _LANDED:
+                ops.append(("upsert", entity, {"mode": UpdateMode.MERGE}))
+            else:
+                ops.append(("create", entity))
+        if len(ops) <= 100:
+            try:
+                self.table.submit_transaction(ops)
+                return
+            except TableTransactionError as exc:
+                if exc.status_code != 409:
+                    raise
+        for mailbox, fields in copies:
+            fields = dict(fields)
+            outcome = fields.pop("outcome", "pending")
+            if outcome == "pending" and "reason" not in fields:
+                self.copy_pending(report_date, item_key, mailbox, **fields)
+            else:
+                self.copy_outcome(report_date, item_key, mailbox, outcome, fields.pop("reason", ""), **fields)
+        self.item(report_date, item_key, **item_fields)
 
     def rows(self, report_date: str) -> list[dict]:
         return [dict(r) for r in self.table.query_entities("PartitionKey eq @d", parameters={"d": report_date})]

@@ -1,0 +1,79 @@
+"""A create that fails without a clear outcome (500, timeout, answer lost after the create) costs
+seconds, not the claim period: the claim is handed back at once (a few seconds' hold when no answer
+came at all), the retry asks Graph first, and the copy lands exactly once.
+
+The claim period stays at its production default (600 s) here, so a copy that waited for its claim
+to lapse would not land within these tests' idle limits.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from devtools.graph_server import Fault
+from devtools.local_world import start_world
+from shared import names
+from shared.cli.run import drain_all
+from shared.pipeline import deliver
+from shared.pipeline.messages import DeliveryMessage
+from shared.pipeline.ports import MailboxError
+from shared.pipeline.runner import drain
+from tests.e2e.conftest import quiet
+from tests.e2e.oracle import landed
+from tests.faults.graph_mixes import REALISTIC_MIX
+from tests.faults.test_faults import assert_exact_and_reported
+
+PRODUCTION_CLAIM = {"DELIVERY_CLAIM_SECONDS": "600", "DIRECTORY_CACHE_TTL_MINUTES": "60", "GRAPH_TIMEOUT_SECONDS": "2"}
+
+
+def _deliver(app, message):
+    return deliver.deliver_copy(message, blobs=app.blobs, ledger=app.ledger, tracking=app.tracking,
+                                mailbox=app.mailbox, slots=app.slots, folder_name=app.settings.archive_folder_name,
+                                budget=app.budget)
+
+
+@pytest.mark.parametrize("kind", ["500", "timeout", "commit_then_drop"])
+def test_a_transient_create_failure_is_retried_within_seconds_and_lands_once(storage_connection, kind):
+    with start_world(storage_connection=storage_connection, overrides=PRODUCTION_CLAIM) as world:
+        app = world.archiver()
+        app.deliver_at_convert = False  # the copies wait in the deliveries queue: this test delivers one by hand
+        app.pull()
+        drain(app.queues, names.ITEMS_QUEUE, app.on_item, max_dequeue_count=5, retry_delay_seconds=0.2)
+        [received] = app.queues.receive(names.DELIVERIES_QUEUE, max_messages=1, visibility_timeout=60)
+        message = DeliveryMessage.model_validate_json(received.body)
+        world.graph.inject(Fault(kind=kind, method="POST", path_contains="/messages", times=1))
+        with pytest.raises(MailboxError):
+            _deliver(app, message)
+        failed_at = len(world.graph.requests)
+        waited = 0.0
+        for _ in range(5):  # what the queue does: retry; a hand-back names its delay
+            result = _deliver(app, message)
+            if not isinstance(result, deliver.Requeue):
+                break
+            assert result.after_seconds <= deliver.UNANSWERED_SETTLE_SECONDS + 1, result  # not the 600 s claim
+            waited += result.after_seconds
+            time.sleep(result.after_seconds)
+        assert isinstance(result, deliver.Delivered) and result.outcome == "imported", result
+        assert waited <= deliver.UNANSWERED_SETTLE_SECONDS + 1
+        # the retry asked Graph for the copy before creating (the first attempt may have created it)
+        retry_requests = world.graph.requests[failed_at:]
+        assert any(r["method"] == "GET" and "ArchiveItemId" in r["path"] for r in retry_requests)
+        assert landed(world)[(message.item_id, message.mailbox.lower())] == 1
+        app.close()
+
+
+def test_a_day_under_a_realistic_fault_mix_lands_every_copy_once_without_waiting_out_claims(storage_connection):
+    with start_world(storage_connection=storage_connection, overrides=PRODUCTION_CLAIM) as world:
+        for fault in REALISTIC_MIX:
+            world.graph.inject(fault)
+        app = world.archiver()
+        pulled = app.pull()
+        # an idle limit far below the 600 s claim: a copy left waiting for a lapsed claim stays lost here
+        summary = drain_all(app, retry_delay_seconds=0.2, max_idle_seconds=30, visibility_timeout=30, progress=quiet)
+        summary.report_date = pulled.report_date
+        assert summary.poisoned == 0
+        assert any(f.probability < 1 for f in world.graph.armed_faults())
+        assert_exact_and_reported(world, app, summary)
+        app.close()
