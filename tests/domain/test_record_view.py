@@ -111,6 +111,17 @@ def test_forwarded_and_a_reply_quote_and_the_events_centred():
     assert 'align="center"' in event and "<b>Participant added</b>: detail of participant_added: Bob Jones" in event
 
 
+def test_a_group_event_with_a_picture_shows_it_inline_from_its_own_part():
+    """e.g. a new group picture: the part that carries a Content-ID is the one the centred event shows."""
+    data = photo_png(2)
+    raw = {**RAW["event_participant_added"], "attachments": [png_file(data)]}
+    record = render(raw, attachments=DictSource({"p": data}))
+    top = chat(record)
+    assert 'align="center"' in top and re.search(r'<img [^>]*src="cid:file1\.', top)
+    msg = parse(record.eml)
+    assert assert_html_safe(html_body(msg), msg) == 1
+
+
 def test_location_and_contacts_are_cards_with_the_link_shown():
     top = chat(render(item("message_location_contacts")))
     link = "https://www.openstreetmap.org/?mlat=51.5033635&amp;mlon=-0.1276248#map=17/51.5033635/-0.1276248"

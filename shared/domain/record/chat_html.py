@@ -266,8 +266,8 @@ def call_card(item: Item, region: str) -> str:
 
 # --------------------------------------------------------------------------- rows
 def event_row(item: Item, region: str, display_zone: ZoneInfo | None, *, with_date: bool = True,
-              link: str | None = None) -> str:
-    """A group event, centred like WhatsApp's system messages."""
+              link: str | None = None, files: Sequence[FileRow] = ()) -> str:
+    """A group event, centred like WhatsApp's system messages (with its files, e.g. a new group picture)."""
     event = item.event
     what = EVENT_NAMES.get(event.kind, event.kind) if event else "event"
     detail = f": {esc(event.detail)}" if event and event.detail else ""
@@ -278,7 +278,7 @@ def event_row(item: Item, region: str, display_zone: ZoneInfo | None, *, with_da
             f'border-radius:8px;"><tr><td align="center" style="padding:4px 10px;color:{TEXT};font-size:12px;{WRAP}">'
             f"{text}<b>{esc(what.capitalize())}</b>{detail}<br>"
             f'<span style="color:{META};">by {person(item.sender, region)} · {esc(clock(item.sent_at, display_zone, with_date=with_date))}'
-            f"</span>{go}</td></tr></table></td></tr></table>")
+            f"</span>{go}{_files(list(files))}</td></tr></table></td></tr></table>")
 
 
 def bubble_row(item: Item, files: list[FileRow], context: Mapping[str, Item], region: str,
@@ -286,7 +286,7 @@ def bubble_row(item: Item, files: list[FileRow], context: Mapping[str, Item], re
                links: Mapping[str, str] | None = None, below: Sequence[str] = (), link: str | None = None) -> str:
     """One item as a chat row: outbound on the right in green, inbound (or unknown) on the left in white."""
     if item.type == "event":
-        return event_row(item, region, display_zone, with_date=with_date, link=link)
+        return event_row(item, region, display_zone, with_date=with_date, link=link, files=files)
     out = item.direction == "outbound"
     bg, border, side = (OUT_BG, OUT_BORDER, "right") if out else (IN_BG, IN_BORDER, "left")
     go = f' · <a href="{esc(link)}" style="color:#027eb5;">details</a>' if link else ""
