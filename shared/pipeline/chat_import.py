@@ -325,6 +325,7 @@ def _store(entry: Entry, ctx: Context, item_id: str, where: str, *, files, blobs
         report.items_already_imported += 1
     report.records += 1
     report.records_by_kind[entry.kind.name if entry.kind.name != "event" else "event:" + entry.kind.detail["event"]] += 1
-    tracking.item(report.report_date, key, item_id=item_id, stage="pulled", run_id=report.run_id, item_type=item["type"])
+    tracking.item(report.report_date, key, item_id=item_id, stage="pulled", run_id=report.run_id, item_type=item["type"],
+                  raw_blob=raw_blob)  # the evidence manifest hashes the item as stored from here
     queues.send(names.ITEMS_QUEUE, ItemMessage(item_id=item_id, raw_blob=raw_blob, report_date=report.report_date,
                                                run_id=report.run_id, traceparent=traceparent()).model_dump())

@@ -239,10 +239,11 @@ def _queue_item(item: dict, refs: list[MediaRef], ports: WhatsAppPorts, *, repor
         day = capture_day(parsed.captured_at)
     except ItemRejected:
         parsed, day = None, report_date  # stored and queued all the same: convert rejects it with the reason
-    raw_blob, _changed = _store_raw(ports.blobs, item, key, day)
+    raw_blob, _resend, _body = _store_raw(ports.blobs, item, key, day)  # a changed re-send is kept beside, as for the feed
     ports.state.item_stored(key, raw_blob)
     ports.tracking.item(report_date, key, item_id=item_id, stage="pulled", run_id=RUN_ID, source=SOURCE,
-                        item_type=parsed.type if parsed else "", corrupt_attachments=",".join(unavailable) or None)
+                        item_type=parsed.type if parsed else "", corrupt_attachments=",".join(unavailable) or None,
+                        raw_blob=raw_blob)  # the evidence manifest hashes the item as stored from here
     ports.queues.send(names.ITEMS_QUEUE, ItemMessage(item_id=item_id, raw_blob=raw_blob, report_date=report_date,
                                                      run_id=RUN_ID, traceparent=ports.traceparent()).model_dump())
     ports.state.item_queued(key, report_date)

@@ -216,10 +216,17 @@ def test_a_copy_whose_sent_time_was_changed_is_named(archived, verify):
 
 
 def test_a_deleted_copy_is_named(archived, verify):
+    """A user's delete (Exchange: a soft delete, the copy moves to Deleted Items) and a permanent delete."""
     world, day, manifest = archived[0], archived[2], archived[4]
     entry, copy = _copy(manifest, 5)
     user = world.graph.user_id(copy.mailbox)
     assert _graph(world, "DELETE", f"/users/{user}/messages/{copy.message_id}").status_code == 204
+    code, out = verify("--date", day, "--graph")
+    assert code == 1
+    (line,) = lines_about(out, entry.item_id)
+    assert line == (f"moved copy: {entry.item_id}: copy in {copy.mailbox} (message id {copy.message_id}) is not in the "
+                    f"folder 'WhatsApp Archiver' any more (now in folder deleteditems)")
+    assert _graph(world, "POST", f"/users/{user}/messages/{copy.message_id}/permanentDelete").status_code == 204
     code, out = verify("--date", day, "--graph")
     assert code == 1
     (line,) = lines_about(out, entry.item_id)
