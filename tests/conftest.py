@@ -40,6 +40,15 @@ def storage_connection(azurite) -> str:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_process_caches():
+    """Each test is a fresh process as far as the converter's recent-items cache goes."""
+    from shared.pipeline.convert import RECENT_ITEMS
+
+    RECENT_ITEMS.clear()
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _no_ambient_settings(monkeypatch):
     """Tests configure through explicit settings; a developer's environment must not leak in."""
     for name in list(os.environ):

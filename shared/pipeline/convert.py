@@ -15,6 +15,7 @@ import logging
 import math
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta, timezone
 from typing import Callable
@@ -152,6 +153,37 @@ def attachment_location(attachment: Attachment) -> str:
 QUOTE_LOOKBACK_DAYS = 7
 
 
+class RecentItems:
+    """Items this process converted lately, by id: a reply, edit or reaction usually follows its original
+    within minutes, often to the same instance, so its quote needs no storage read. Only first copies
+    are kept (the bytes raw/ holds under that id, never rewritten), small ones, a bounded number."""
+
+    def __init__(self, capacity: int = 2048, max_raw_bytes: int = 64 * 1024):
+        self.capacity, self.max_raw_bytes = capacity, max_raw_bytes
+        self._items: OrderedDict[str, Item] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def remember(self, item: Item, raw_size: int) -> None:
+        if raw_size > self.max_raw_bytes:
+            return
+        with self._lock:
+            self._items[item.id] = item
+            self._items.move_to_end(item.id)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+
+    def get(self, item_id: str) -> Item | None:
+        with self._lock:
+            return self._items.get(item_id)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+RECENT_ITEMS = RecentItems()
+
+
 class ArchivedItems:
     """The originals a record quotes (the message a reply answers, an edit, deletion or reaction changes),
     read from the raw items the pull kept (``raw/{capture day}/{item key}.json``).
@@ -163,11 +195,14 @@ class ArchivedItems:
     conversion retries rather than archiving a record that wrongly says the original is missing.
     """
 
-    def __init__(self, blobs, lookback_days: int = QUOTE_LOOKBACK_DAYS):
-        self.blobs, self.lookback_days = blobs, lookback_days
+    def __init__(self, blobs, lookback_days: int = QUOTE_LOOKBACK_DAYS, recent: RecentItems | None = None):
+        self.blobs, self.lookback_days, self.recent = blobs, lookback_days, recent
         self.reads = 0
 
     def find(self, item_id: str, item: Item) -> Item | None:
+        known = self.recent.get(item_id) if self.recent is not None else None
+        if known is not None:
+            return known
         day = item.captured_at.astimezone(timezone.utc).date()
         key = item_key(item_id)
         for back in range(self.lookback_days + 1):
@@ -253,6 +288,8 @@ def convert_item(
         item = parse_item(raw)
         if message.resent_of:  # a changed re-send is archived under its own id, linked to the first
             item = item.model_copy(update={"id": message.item_id})
+        else:
+            RECENT_ITEMS.remember(item, len(raw))
     except ItemRejected as exc:
         blobs.put(names.REJECTED, f"{message.report_date}/{key}.json",
                   json.dumps({"item_id": message.item_id, "reason": exc.reason, "raw_blob": f"{names.RAW}/{message.raw_blob}",
@@ -285,7 +322,7 @@ def convert_item(
     cost = render_cost([a.size for a in item.all_attachments], options.max_item_bytes)
     with (memory or PROCESS_BUDGET).hold(cost):  # large files: a few at a time per process, whatever the batch
         record = render_record(item, mailbox_of=item_mapping.mailbox_of, attachments=BlobAttachments(blobs), options=options,
-                               context=ArchivedItems(blobs).context_for(item))
+                               context=ArchivedItems(blobs, recent=RECENT_ITEMS).context_for(item))
         headers, reference = archive_notes(item_mapping, message)
         eml = add_headers(record.eml, headers, reference=reference)
         mime_blob = f"{capture_day(item.captured_at)}/{key}.eml"

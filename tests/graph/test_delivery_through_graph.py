@@ -40,9 +40,6 @@ class Ledger:
         row["status"] = "creating"
         return Claim("claimed", uncertain=uncertain, row=row)
 
-    def mark_creating(self, mailbox, key):
-        self.rows[(mailbox, key)]["status"] = "creating"
-
     def mark_delivered(self, mailbox, key, **kw):
         self.rows[(mailbox, key)].update(status="delivered", **kw)
 

@@ -58,3 +58,21 @@ def test_another_chats_message_a_rejected_or_a_missing_one_is_not_quoted(blobs):
     assert nothing.reads == 3
     record = render_record(parse_item({**RAW["reaction"], "target_id": "never-pulled"}), mailbox_of=mailbox_of)
     assert "Reacted to: the original message (item id never-pulled) is not in the archive yet" in record.html
+
+
+def test_an_original_this_process_converted_lately_is_quoted_without_a_storage_read(blobs):
+    from shared.pipeline.convert import RecentItems
+
+    recent = RecentItems(capacity=2)
+    original = parse_item(RAW["message_text"])
+    recent.remember(original, raw_size=500)
+    found = ArchivedItems(blobs, recent=recent)
+    context = found.context_for(parse_item(RAW["edit"]))  # nothing in storage at all
+    assert context["tm-0001"].text == original.text and found.reads == 0
+    other_chat = parse_item({**RAW["message_reply_forwarded"], "conversation": {"id": "other-chat", "kind": "direct"}})
+    assert ArchivedItems(blobs, recent=recent).context_for(other_chat) == {}, "same chat only, cached or not"
+    recent.remember(parse_item({**RAW["message_text"], "id": "a"}), raw_size=500)
+    recent.remember(parse_item({**RAW["message_text"], "id": "b"}), raw_size=500)
+    assert recent.get("tm-0001") is None, "bounded: the oldest goes first"
+    recent.remember(parse_item({**RAW["message_text"], "id": "big"}), raw_size=10**6)
+    assert recent.get("big") is None, "large items are not kept"

@@ -58,7 +58,7 @@ def test_only_one_of_many_concurrent_claims_wins(clients):
 
     def attempt(i):
         barrier.wait()
-        results.append(ledger.claim("alice@contoso.com", "item-1", owner=f"w{i}").outcome)
+        results.append(ledger.begin("alice@contoso.com", "item-1", owner=f"w{i}").outcome)
 
     threads = [threading.Thread(target=attempt, args=(i,)) for i in range(8)]
     for t in threads:
@@ -72,13 +72,14 @@ def test_only_one_of_many_concurrent_claims_wins(clients):
 def test_expired_claim_after_create_attempt_is_marked_uncertain(clients):
     ledger = Ledger(Tables(clients.tables), claim_seconds=60)
     start = datetime.now(timezone.utc)
-    assert ledger.claim("bob@contoso.com", "item-2", owner="crashed", now=start).outcome == "claimed"
-    ledger.mark_creating("bob@contoso.com", "item-2")
+    first = ledger.begin("bob@contoso.com", "item-2", owner="crashed", now=start)
+    assert first.outcome == "claimed" and not first.uncertain  # a new row: nothing can have been created yet
+    assert ledger.begin("bob@contoso.com", "item-2", owner="other", now=start + timedelta(seconds=30)).outcome == "busy"
     # the worker died between Graph's 201 and the ledger write; its claim runs out
-    later = ledger.claim("bob@contoso.com", "item-2", owner="next", now=start + timedelta(seconds=61))
+    later = ledger.begin("bob@contoso.com", "item-2", owner="next", now=start + timedelta(seconds=61))
     assert later.outcome == "claimed" and later.uncertain
     ledger.mark_delivered("bob@contoso.com", "item-2", message_id="m1", outcome="imported", report_date="2026-11-23")
-    assert ledger.claim("bob@contoso.com", "item-2", owner="dup").outcome == "delivered"
+    assert ledger.begin("bob@contoso.com", "item-2", owner="dup").outcome == "delivered"
 
 
 def test_landed_copy_is_not_downgraded_by_a_late_duplicate(clients):

@@ -118,7 +118,7 @@ class Ledger:
     state marks that a Graph create may have happened, so the next attempt asks Graph first.
     The delivery path claims with ``begin`` (the row is inserted as 'creating' right before the
     create: one request) and ends with ``mark_delivered``; a failed attempt hands the claim back
-    with ``release``. ``claim``/``mark_creating`` stay for callers that claim long before creating.
+    with ``release``. Rows an earlier version wrote as 'claimed' (before any create) are still read.
     Row fields: status (claimed | creating | delivered | failed), owner, claim_until, attempts,
     and once delivered message_id, outcome, report_date, found_existing, delivered_at.
     """
@@ -133,43 +133,10 @@ class Ledger:
         except ResourceNotFoundError:
             return None
 
-    def claim(self, mailbox: str, item_key: str, owner: str, *, now: datetime | None = None) -> Claim:
-        now = now or utcnow()
-        until = (now + timedelta(seconds=self.claim_seconds)).isoformat()
-        pk = table_key(mailbox)
-        for _ in range(3):
-            try:
-                row = self.table.get_entity(pk, item_key)
-            except ResourceNotFoundError:
-                try:
-                    self.table.create_entity(
-                        {"PartitionKey": pk, "RowKey": item_key, "status": "claimed", "owner": owner,
-                         "claim_until": until, "attempts": 1}
-                    )
-                    return Claim("claimed")
-                except ResourceExistsError:
-                    continue
-            status = row.get("status")
-            if status == "delivered":
-                return Claim("delivered", row=dict(row))
-            held_until = datetime.fromisoformat(row["claim_until"]) if row.get("claim_until") else None
-            if status in ("claimed", "creating") and held_until and held_until > now and row.get("owner") != owner:
-                return Claim("busy", retry_after=(held_until - now).total_seconds(), row=dict(row))
-            updated = dict(row)
-            updated.update(status="claimed" if status != "creating" else "creating", owner=owner,
-                           claim_until=until, attempts=int(row.get("attempts", 0)) + 1)
-            try:
-                self.table.update_entity(updated, mode=UpdateMode.REPLACE, etag=row.metadata["etag"],
-                                         match_condition=MatchConditions.IfNotModified)
-            except ResourceModifiedError:
-                continue
-            return Claim("claimed", uncertain=(status == "creating"), row=updated)
-        return Claim("busy", retry_after=5.0)
-
     def begin(self, mailbox: str, item_key: str, owner: str, *, now: datetime | None = None) -> Claim:
         """Claim the copy for a create about to be sent: one insert of the row as 'creating' when it is new.
 
-        Replaces ``claim`` + ``mark_creating`` (two to three requests) on the delivery path. Only when the
+        One request on the delivery path (claiming, then marking 'creating', took two to three). Only when the
         row exists is it read: delivered -> skip; held by another live owner -> busy; otherwise taken over
         with an ETag-conditional write, uncertain when an earlier attempt may have created the copy.
         """
@@ -206,9 +173,6 @@ class Ledger:
 
     def _merge(self, mailbox: str, item_key: str, **fields) -> None:
         self.table.upsert_entity({"PartitionKey": table_key(mailbox), "RowKey": item_key, **fields}, mode=UpdateMode.MERGE)
-
-    def mark_creating(self, mailbox: str, item_key: str) -> None:
-        self._merge(mailbox, item_key, status="creating")
 
     def mark_delivered(self, mailbox: str, item_key: str, *, message_id: str, outcome: str, report_date: str,
                        found_existing: bool = False) -> None:
