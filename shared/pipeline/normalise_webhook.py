@@ -113,11 +113,13 @@ def normalise_body(name: str, ports: WhatsAppPorts, *, received_hint: str | None
     refs: dict[str, list[MediaRef]] = {}
     for ref in result.media:
         refs.setdefault(ref.item_id, []).append(ref)
+    contact_name = _contact_names(ports.state)  # a body's items mostly share their participants: one read each
     for item in result.items:
-        _queue_item(dict(item), refs.get(item.get("id"), []), ports, report_date=report_date, out=out)
+        _queue_item(dict(item), refs.get(item.get("id"), []), ports, report_date=report_date, out=out,
+                    contact_name=contact_name)
     if result.call_events:  # pairing only here; calls left open are closed by the upkeep, against the real clock
         out.calls += _pair(ports, list(result.call_events), now=received_at, report_date=report_date, out=out,
-                           close_after=timedelta.max)
+                           close_after=timedelta.max, contact_name=contact_name)
     for status in result.statuses:
         _status(ports, report_date, status)
         out.statuses += 1
@@ -139,12 +141,24 @@ def _participant_key(value: str) -> str:
     return digits if digits and len(digits) >= 6 and not any(c.isalpha() for c in value) else value
 
 
-def _fill_names(item: dict, state) -> None:
+def _contact_names(state) -> Callable[[str], str | None]:
+    """``state.contact_name``, each key read once (for one body, after its own contact changes are written)."""
+    known: dict[str, str | None] = {}
+
+    def lookup(key: str) -> str | None:
+        if key not in known:
+            known[key] = state.contact_name(key)
+        return known[key]
+
+    return lookup
+
+
+def _fill_names(item: dict, contact_name: Callable[[str], str | None]) -> None:
     """Contact names (the business phone's address book) as display names where the webhook gave none."""
     for person in [item.get("sender"), *(item.get("recipients") or [])]:
         if isinstance(person, dict) and not person.get("name"):
             key = person.get("phone") or person.get("user_id")
-            name = state.contact_name(_participant_key(key)) if key else None
+            name = contact_name(_participant_key(key)) if key else None
             if name:
                 person["name"] = name
 
@@ -214,14 +228,15 @@ def _why(exc: FeedError) -> str:
     return text.split(": ", 1)[1] if text.startswith("media ") and ": " in text else text
 
 
-def _queue_item(item: dict, refs: list[MediaRef], ports: WhatsAppPorts, *, report_date: str, out: BodyOutcome) -> None:
+def _queue_item(item: dict, refs: list[MediaRef], ports: WhatsAppPorts, *, report_date: str, out: BodyOutcome,
+                contact_name: Callable[[str], str | None] | None = None) -> None:
     item_id = item["id"]
     key = item_key(item_id)
     row = ports.state.item(key)
     if row and row.get("queued"):
         out.duplicates += 1  # Meta retried, or history re-sent what the live webhook already brought
         return
-    _fill_names(item, ports.state)
+    _fill_names(item, contact_name or ports.state.contact_name)
     _carry_original(item, ports.state, ports.blobs)
     unavailable: list[str] = []
     for ref in refs:
@@ -252,7 +267,8 @@ def _queue_item(item: dict, refs: list[MediaRef], ports: WhatsAppPorts, *, repor
 
 # --------------------------------------------------------------------------- calls
 def _pair(ports: WhatsAppPorts, events: list[CallEvent], *, now: datetime, report_date: str,
-          out: BodyOutcome | None = None, close_after: timedelta = CALL_CLOSE_AFTER) -> int:
+          out: BodyOutcome | None = None, close_after: timedelta = CALL_CLOSE_AFTER,
+          contact_name: Callable[[str], str | None] | None = None) -> int:
     """Pair call events with the open calls kept in whatsappstate; queue finished calls, keep the rest open.
     A call left open past ``close_after`` becomes an item of its own (``wacid#unfinished``): its end, if it
     ever comes, is still archived (as ``wacid``)."""
@@ -264,7 +280,7 @@ def _pair(ports: WhatsAppPorts, events: list[CallEvent], *, now: datetime, repor
     items, still_open = pair_calls(open_calls, events, now=now, close_after=close_after, already_closed=closed)
     sink = out or BodyOutcome()
     for item in items:
-        _queue_item(dict(item), [], ports, report_date=report_date, out=sink)
+        _queue_item(dict(item), [], ports, report_date=report_date, out=sink, contact_name=contact_name)
     open_ids = {c.call_id for c in still_open}
     ports.state.save_open_calls([c.to_dict() for c in still_open], [c.call_id for c in open_calls if c.call_id not in open_ids])
     return len(items)
