@@ -100,3 +100,41 @@ def test_a_body_reads_each_participants_contact_name_once_and_every_item_gets_it
     assert [p["name"] for p in people if p.get("phone") == "+447700900123"].count("Kerry Fisher (address book)") \
         == sum(p.get("phone") == "+447700900123" for p in people) > 1
     assert state.name_reads and max(state.name_reads.values()) == 1, state.name_reads
+
+
+class _Media:
+    def __init__(self, files: dict[str, bytes]):
+        self.files, self.downloads = files, []
+
+    def download(self, media_id, sink, *, url=None):
+        self.downloads.append(media_id)
+        sink.write(self.files[media_id])
+        return len(self.files[media_id])
+
+
+def _ports(raw: bytes, state: _State, blobs: _Blobs, media: _Media | None = None) -> WhatsAppPorts:
+    return WhatsAppPorts(bodies=_Bodies(raw), blobs=blobs, queues=_Queues(), tracking=_Tracking(), state=state, media=media)
+
+
+def _raw_item(ports: WhatsAppPorts) -> dict:
+    ((_queue, message),) = ports.queues.sent
+    return json.loads(ports.blobs.get("raw", message["raw_blob"]))
+
+
+def test_a_revoked_photo_carries_the_stored_file_and_its_caption_from_the_archived_original():
+    state, blobs = _State({}), _Blobs()
+    media = _Media({"1003383421387256": b"photo bytes"})
+    first = _ports(body("image"), state, blobs, media)
+    assert normalise_body("a.json", first).media_fetched == 1
+    (photo,) = _raw_item(first)["attachments"]
+    assert blobs.get("attachments", photo["sha256"]) == b"photo bytes" and photo["size"] == len(b"photo bytes")
+
+    revoke = json.loads(body("revoke"))
+    revoke["entry"][0]["changes"][0]["value"]["messages"][0]["revoke"]["original_message_id"] = "wamid.IMAGE1"
+    second = _ports(json.dumps(revoke).encode(), state, blobs, media)
+    assert normalise_body("b.json", second).items == 1
+    deletion = _raw_item(second)
+    assert deletion["type"] == "deletion" and deletion["target_id"] == "wamid.IMAGE1"
+    assert deletion["original_text"] == "Whiteboard from our meeting"
+    assert deletion["attachments"] == [photo]  # the file already stored by hash: nothing downloaded again
+    assert media.downloads == ["1003383421387256"]
