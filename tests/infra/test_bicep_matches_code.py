@@ -142,7 +142,14 @@ def test_lifecycle_rule_expires_evidence_only_after_retention_and_immutability()
     expire = next(r for r in rules if r["name"] == "evidence-retention")
     assert sorted(expire["definition"]["filters"]["prefixMatch"]) == sorted(c + "/" for c in names.EVIDENCE_CONTAINERS)
     delete = expire["definition"]["actions"]["baseBlob"]["delete"]["daysAfterModificationGreaterThan"]
-    assert delete == {"function": {"type": "max", "parameters": {"arg_1": "retentionDays", "arg_2": "immutabilityDays"}}}
+    later = {"function": {"type": "max", "parameters": {"arg_1": "retentionDays", "arg_2": "immutabilityDays"}}}
+    assert delete == later
+    # With versioning, that delete leaves a previous version; the same rule must remove it at the same age.
+    version_delete = expire["definition"]["actions"]["version"]["delete"]["daysAfterCreationGreaterThan"]
+    assert version_delete == later
+    prune = next(r for r in rules if r["name"] == "expire-previous-versions")
+    pruned = {p.rstrip("/") for p in prune["definition"]["filters"]["prefixMatch"]}
+    assert not pruned & set(names.EVIDENCE_CONTAINERS), "evidence versions must not go after previousVersionRetentionDays"
 
 
 def test_host_json_sampling_never_drops_errors_or_requests():
