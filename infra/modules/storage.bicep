@@ -183,6 +183,10 @@ resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2
 // The time-based retention policy of each evidence container, applied to every blob version in it.
 // Deployed unlocked (it can still be shortened or removed while the firm tests); locking it is a
 // one-way step (docs/evidence.md): then it can only be extended, never shortened or deleted.
+// Sources: Learn, template reference containers/immutabilityPolicies@2023-05-01 (name 'default',
+// immutabilityPeriodSinceCreationInDays, allowProtectedAppendWrites[All]); Learn, "Configure
+// immutability policies for blob versions": on a container with version-level immutability this
+// policy is the default one for every blob version in it.
 resource immutabilityPolicies 'Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies@2023-05-01' = [for containerName in evidenceContainerNames: if (!immutabilityPolicyLocked) {
   name: '${account.name}/default/${containerName}/default'
   properties: {
