@@ -44,6 +44,10 @@ resource topic 'Microsoft.EventGrid/systemTopics@2022-06-15' = {
   }
 }
 
+// Endpoint: Learn, "Tutorial: Trigger Azure Functions on blob containers using an event subscription"
+// (https://{app host}/runtime/webhooks/blobs?functionName=Host.Functions.{function}&code={blobs_extension
+// key}); the key is the host's system key, read with listKeys on Microsoft.Web/sites/host 'default'.
+// StringNotEndsWith is an Event Grid advanced filter operator (AdvancedFilterOperatorType).
 resource subscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' = if (subscribe) {
   parent: topic
   name: 'imports-to-import-export'

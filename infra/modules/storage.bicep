@@ -183,6 +183,10 @@ resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2
 // The time-based retention policy of each evidence container, applied to every blob version in it.
 // Deployed unlocked (it can still be shortened or removed while the firm tests); locking it is a
 // one-way step (docs/evidence.md): then it can only be extended, never shortened or deleted.
+// Sources: Learn, template reference containers/immutabilityPolicies@2023-05-01 (name 'default',
+// immutabilityPeriodSinceCreationInDays, allowProtectedAppendWrites[All]); Learn, "Configure
+// immutability policies for blob versions": on a container with version-level immutability this
+// policy is the default one for every blob version in it.
 resource immutabilityPolicies 'Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies@2023-05-01' = [for containerName in evidenceContainerNames: if (!immutabilityPolicyLocked) {
   name: '${account.name}/default/${containerName}/default'
   properties: {
@@ -223,9 +227,18 @@ resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-
   name: tableName
 }]
 
-// Evidence tiers to cool, and is deleted only once both retentionDays and the immutability period
-// have passed (Azure refuses to delete a blob version under retention or legal hold anyway).
-// Previous versions are pruned only outside the evidence containers.
+// Evidence tiers to cool, and is deleted (its current version, then the previous version that
+// delete leaves) only once both retentionDays and the immutability period have passed (Azure
+// refuses to delete a blob version under retention or legal hold anyway). Previous versions are
+// pruned after previousVersionRetentionDays only outside the evidence containers.
+// version.delete in evidence-retention: with versioning on, deleting a blob only turns its current
+// version into a previous version ("When you delete a blob, the current version of the blob becomes
+// a previous version", Learn: Blob versioning, versioning-overview), and expire-previous-versions
+// leaves these containers out, so without it the evidence was never removed. A version's creation
+// time is when it was written, so it goes on the lifecycle run after the baseBlob delete.
+// Shapes: Learn, Microsoft.Storage storageAccounts/managementPolicies (baseBlob.tierToCool/delete
+// .daysAfterModificationGreaterThan, version.delete.daysAfterCreationGreaterThan; a prefixMatch
+// entry starts with the container name).
 resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = {
   parent: account
   name: 'default'
@@ -255,6 +268,12 @@ resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05
                 }
                 delete: {
                   daysAfterModificationGreaterThan: max(retentionDays, immutabilityDays)
+                }
+              }
+              // the previous version that baseBlob.delete leaves (see above the resource)
+              version: {
+                delete: {
+                  daysAfterCreationGreaterThan: max(retentionDays, immutabilityDays)
                 }
               }
             }

@@ -4,6 +4,13 @@
 // and whatsappstate table are in storage.bicep with the other names the code uses; the app
 // settings (Key Vault references) are in functionapp.bicep. Here: the three secrets the references
 // point at, and the alert an admin needs at once when Meta stops sending a number's messages.
+//
+// A secret is written only when its parameter is given. ARM PUTs a vaults/secrets resource on every
+// deployment (a changed value is stored as a new current version, Azure/azure-resource-manager-schemas#1494),
+// so an unconditional secret would put the deployment's value back over one set or rotated since with
+// `az keyvault secret set` (docs/capture-whatsapp-cloud-api.md), on every later deployment that omits it,
+// e.g. the second one that turns on importsSubscription; and Key Vault refuses an empty value
+// ("An invalid value was provided for 'value'", Azure/azure-quickstart-templates#6235).
 
 @description('Azure region of the alert rule.')
 param location string
@@ -15,15 +22,15 @@ param namePrefix string
 param keyVaultName string
 
 @secure()
-@description('Meta app\'s App Secret (verifies X-Hub-Signature-256). Empty: the secret is created empty; set it afterwards (docs/capture-whatsapp-cloud-api.md).')
+@description('Meta app\'s App Secret (verifies X-Hub-Signature-256). Empty: the secret is left as it is in Key Vault (create or rotate it there: docs/capture-whatsapp-cloud-api.md).')
 param appSecret string = ''
 
 @secure()
-@description('The verify token typed in the Meta app\'s Webhooks page.')
+@description('The verify token typed in the Meta app\'s Webhooks page. Empty: left as it is in Key Vault.')
 param verifyToken string = ''
 
 @secure()
-@description('System-user access token (whatsapp_business_messaging) for media downloads.')
+@description('System-user access token (whatsapp_business_messaging) for media downloads. Empty: left as it is in Key Vault.')
 param accessToken string = ''
 
 @description('Resource id of Application Insights (where archiver.whatsapp.capture_gap is logged).')
@@ -39,7 +46,8 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
   name: keyVaultName
 }
 
-resource appSecretSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+resource appSecretSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(appSecret)) {
+  // checkov:skip=CKV_AZURE_114:contentType is set (text/plain) below; checkov 3.3 does not read the body of a conditional (= if ...) resource
   // checkov:skip=CKV_AZURE_41:Meta's App Secret and tokens have no expiry of their own; they are rotated in the Meta app, then here
   parent: vault
   name: 'whatsapp-app-secret'
@@ -50,7 +58,8 @@ resource appSecretSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   }
 }
 
-resource verifyTokenSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+resource verifyTokenSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(verifyToken)) {
+  // checkov:skip=CKV_AZURE_114:contentType is set (text/plain) below; checkov 3.3 does not read the body of a conditional (= if ...) resource
   // checkov:skip=CKV_AZURE_41:Same reason as whatsapp-app-secret: rotated by hand with the Meta app's settings
   parent: vault
   name: 'whatsapp-verify-token'
@@ -61,7 +70,8 @@ resource verifyTokenSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   }
 }
 
-resource accessTokenSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+resource accessTokenSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(accessToken)) {
+  // checkov:skip=CKV_AZURE_114:contentType is set (text/plain) below; checkov 3.3 does not read the body of a conditional (= if ...) resource
   // checkov:skip=CKV_AZURE_41:A system-user token is long-lived by design; it is rotated in Meta Business Settings, then here
   parent: vault
   name: 'whatsapp-access-token'
@@ -135,9 +145,4 @@ resource captureGapAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   }
 }
 
-output secretNames array = [
-  appSecretSecret.name
-  verifyTokenSecret.name
-  accessTokenSecret.name
-]
 output alertRuleName string = captureGapAlert.name

@@ -142,7 +142,14 @@ def test_lifecycle_rule_expires_evidence_only_after_retention_and_immutability()
     expire = next(r for r in rules if r["name"] == "evidence-retention")
     assert sorted(expire["definition"]["filters"]["prefixMatch"]) == sorted(c + "/" for c in names.EVIDENCE_CONTAINERS)
     delete = expire["definition"]["actions"]["baseBlob"]["delete"]["daysAfterModificationGreaterThan"]
-    assert delete == {"function": {"type": "max", "parameters": {"arg_1": "retentionDays", "arg_2": "immutabilityDays"}}}
+    later = {"function": {"type": "max", "parameters": {"arg_1": "retentionDays", "arg_2": "immutabilityDays"}}}
+    assert delete == later
+    # With versioning, that delete leaves a previous version; the same rule must remove it at the same age.
+    version_delete = expire["definition"]["actions"]["version"]["delete"]["daysAfterCreationGreaterThan"]
+    assert version_delete == later
+    prune = next(r for r in rules if r["name"] == "expire-previous-versions")
+    pruned = {p.rstrip("/") for p in prune["definition"]["filters"]["prefixMatch"]}
+    assert not pruned & set(names.EVIDENCE_CONTAINERS), "evidence versions must not go after previousVersionRetentionDays"
 
 
 def test_host_json_sampling_never_drops_errors_or_requests():
@@ -151,3 +158,29 @@ def test_host_json_sampling_never_drops_errors_or_requests():
     if sampling.get("isEnabled", True):
         excluded = {t.strip() for t in sampling.get("excludedTypes", "").split(";")}
         assert {"Exception", "Request"} <= excluded, f"host.json samples away {({'Exception', 'Request'} - excluded)}"
+
+
+def test_imports_subscription_calls_the_event_grid_blob_trigger_of_the_code():
+    """The Event Grid subscription reaches import_export through the blobs extension's webhook
+    (Learn, "Tutorial: Trigger Azure Functions on blob containers using an event subscription":
+    https://{host}/runtime/webhooks/blobs?functionName=Host.Functions.{name}&code={blobs_extension key}),
+    watches the container the code's trigger reads and leaves out the report the import writes beside it."""
+    from shared.pipeline import chat_import_job
+
+    tree = bicep.module("imports")
+    params = tree["parameters"]
+    assert params["containerName"]["default"] == names.IMPORTS
+    function_name = params["functionName"]["default"]
+    source = (bicep.ROOT / "function_app.py").read_text()
+    trigger = re.search(r"@app\.blob_trigger\(([^)]*)\)\s*def (\w+)", source)
+    assert trigger and trigger.group(2) == function_name and "EVENT_GRID" in trigger.group(1), (
+        "imports.bicep's functionName must be the Event Grid blob-triggered Function")
+    sub = tree["resources"]["subscription"]["config"]["config"]
+    url = sub["properties"]["destination"]["properties"]["endpointUrl"]
+    assert url.startswith("https://${site.properties.defaultHostName}/runtime/webhooks/blobs?functionName=Host.Functions.${functionName}&code=")
+    assert "listKeys('${site.id}/host/default'" in url and url.endswith(".systemKeys.blobs_extension}")
+    flt = sub["properties"]["filter"]
+    assert flt["includedEventTypes"] == ["Microsoft.Storage.BlobCreated"]
+    assert flt["subjectBeginsWith"] == "/blobServices/default/containers/${containerName}/blobs/"
+    assert flt["advancedFilters"] == [
+        {"operatorType": "StringNotEndsWith", "key": "subject", "values": [chat_import_job.REPORT_SUFFIX]}]
