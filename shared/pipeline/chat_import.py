@@ -34,6 +34,7 @@ from shared.domain.chat_export.parser import Entry, Problem, authors as chat_aut
 from shared.domain.items import ItemRejected, parse_item
 from shared.pipeline.convert import IMPORT_RAW_PREFIX
 from shared.pipeline.messages import ItemMessage, item_key
+from shared.pipeline.pull import _inline  # a small raw item rides in its items message, as the feed's do
 
 log = logging.getLogger(__name__)
 SPOOL_BYTES = 8 * 1024 * 1024
@@ -319,13 +320,15 @@ def _store(entry: Entry, ctx: Context, item_id: str, where: str, *, files, blobs
     key = item_key(item_id)
     raw_blob = f"{IMPORT_RAW_PREFIX}{where}/{key}.json"
     body = json.dumps(item, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8", "surrogatepass")
-    if blobs.put(names.RAW, raw_blob, body, content_type="application/json", overwrite=False):
+    new = blobs.put(names.RAW, raw_blob, body, content_type="application/json", overwrite=False)
+    if new:
         report.items_new += 1
-    else:
+    else:  # the blob kept is the earlier import's (its bytes may differ): convert reads that one
         report.items_already_imported += 1
     report.records += 1
     report.records_by_kind[entry.kind.name if entry.kind.name != "event" else "event:" + entry.kind.detail["event"]] += 1
     tracking.item(report.report_date, key, item_id=item_id, stage="pulled", run_id=report.run_id, item_type=item["type"],
                   raw_blob=raw_blob)  # the evidence manifest hashes the item as stored from here
     queues.send(names.ITEMS_QUEUE, ItemMessage(item_id=item_id, raw_blob=raw_blob, report_date=report.report_date,
-                                               run_id=report.run_id, traceparent=traceparent()).model_dump())
+                                               run_id=report.run_id, traceparent=traceparent(),
+                                               raw_b64=_inline(body) if new else None).model_dump(exclude_none=True))

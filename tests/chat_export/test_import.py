@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -88,9 +89,25 @@ def test_importing_the_same_export_again_stores_nothing_new(app, tmp_path):
     path = _fixture_zip(tmp_path, "android_en_gb")
     first = app.import_export(path, owner=OWNER)
     before = _raw_items(app)
+    first_messages = _drain_items(app)
     again = app.import_export(path, owner=OWNER)
     assert again.items_new == 0 and again.items_already_imported == first.records
     assert _raw_items(app) == before
+    # a new item rides in its message (no raw/ read at convert); a re-queued one points at the blob kept
+    assert len(first_messages) == first.records
+    for m in first_messages:
+        assert base64.b64decode(m["raw_b64"]) == app.blobs.get(names.RAW, m["raw_blob"])
+    again_messages = _drain_items(app)
+    assert len(again_messages) == again.records and not any("raw_b64" in m for m in again_messages)
+
+
+def _drain_items(app) -> list[dict]:
+    out = []
+    while batch := app.queues.receive(names.ITEMS_QUEUE, max_messages=32):
+        for msg in batch:
+            out.append(json.loads(msg.body))
+            app.queues.delete(msg)
+    return out
 
 
 A_TEXT = "\n".join(["01/02/2023, 10:00 - Bob: first", "01/02/2023, 10:01 - Bob: to be deleted",
