@@ -272,8 +272,11 @@ def import_export(
             used_media.add(entry.kind.detail["file"])
         _store(entry, ctx, item_id, where, files=files, blobs=blobs, queues=queues, tracking=tracking, report=report,
                traceparent=traceparent)
+    earlier: dict[str, tuple[str | None, str | None]] = {}  # a slot's answer does not change within the run
     for entry, item_id, where in deferred:
-        target, note = _earlier(blobs, where, ids_in_file)
+        if where not in earlier:
+            earlier[where] = _earlier(blobs, where, ids_in_file)
+        target, note = earlier[where]
         _store(entry, ctx, item_id, where, files=files, blobs=blobs, queues=queues, tracking=tracking, report=report,
                traceparent=traceparent, target_id=target, target_note=note)
     report.media_in_zip_unused = len(source.media_names() - used_media)
@@ -291,7 +294,10 @@ def _guess_locale(votes: Counter, profile) -> str:
 def _earlier(blobs, where: str, ids_in_file: set[str]) -> tuple[str | None, str | None]:
     """The message an earlier import stored in this slot that this export no longer shows as it was."""
     candidates = []
-    for name in sorted(blobs.list(names.RAW, prefix=f"{IMPORT_RAW_PREFIX}{where}/")):
+    prefix = f"{IMPORT_RAW_PREFIX}{where}/"
+    for name in sorted(blobs.list(names.RAW, prefix=prefix)):
+        if name[len(prefix):].removesuffix(".json") in ids_in_file:  # its key is its plain id (item_key)
+            continue  # still in this export (or this export's own tombstone): not gone, no read needed
         raw = blobs.get_if_exists(names.RAW, name)
         try:
             item = parse_item(raw) if raw else None

@@ -110,10 +110,11 @@ def _drain_items(app) -> list[dict]:
     return out
 
 
-A_TEXT = "\n".join(["01/02/2023, 10:00 - Bob: first", "01/02/2023, 10:01 - Bob: to be deleted",
+A_TEXT = "\n".join(["01/02/2023, 10:00 - Bob: first", "01/02/2023, 10:01 - Bob: stays", "01/02/2023, 10:01 - Bob: to be deleted",
                     "01/02/2023, 10:02 - Bob: typo", "01/02/2023, 10:03 - Bob: <Media omitted>",
                     "01/02/2023, 10:03 - Bob: <Media omitted>"])
-B_TEXT = "\n".join(["01/02/2023, 10:00 - Bob: first", "01/02/2023, 10:01 - Bob: This message was deleted",
+B_TEXT = "\n".join(["01/02/2023, 10:00 - Bob: first", "01/02/2023, 10:01 - Bob: stays",
+                    "01/02/2023, 10:01 - Bob: This message was deleted",
                     "01/02/2023, 10:02 - Bob: fixed <This message was edited>", "01/02/2023, 10:03 - Bob: <Media omitted>",
                     "01/02/2023, 10:03 - Bob: <Media omitted>", "02/02/2023, 09:00 - Bob: new one"])
 
@@ -124,11 +125,13 @@ def test_a_later_export_adds_only_what_is_new_and_links_deletions_and_edits(app,
     b = _write(tmp_path, "WhatsApp Chat with Bob (1).txt", B_TEXT.encode())
     first, second = (a, b) if order == "A then B" else (b, a)
     app.import_export(first, owner=OWNER)
+    read, get_if_exists = [], app.blobs.get_if_exists
+    app.blobs.get_if_exists = lambda c, n: (read.append(n) if c == names.RAW else None) or get_if_exists(c, n)
     app.import_export(second, owner=OWNER)
     items = _raw_items(app)
     texts = sorted(i["text"] for i in items.values())
     # every message of both exports once: the original, its tombstone, the typo and its edit, two media, the rest
-    assert texts == sorted(["first", "to be deleted", "This message was deleted", "typo",
+    assert texts == sorted(["first", "stays", "to be deleted", "This message was deleted", "typo",
                             "fixed <This message was edited>", "<Media omitted>", "<Media omitted>", "new one"])
     by_text = {i["text"]: i for i in items.values()}
     deletion = by_text["This message was deleted"]
@@ -137,6 +140,9 @@ def test_a_later_export_adds_only_what_is_new_and_links_deletions_and_edits(app,
     if order == "A then B":
         assert deletion["target_id"] == by_text["to be deleted"]["id"]
         assert edit["type"] == "edit" and edit["target_id"] == by_text["typo"]["id"]
+        # the slot look-up reads only the earlier messages this export no longer shows, not those still in it
+        assert sorted(read) == sorted(n for n in app.blobs.list(names.RAW, prefix="imports/")
+                                      if json.loads(app.blobs.get(names.RAW, n))["text"] in ("to be deleted", "typo"))
     else:  # B came first: its tombstone had nothing to point at, and says so
         assert "no earlier import" in deletion["provenance"]["deleted"]
     assert by_text["to be deleted"]["type"] == "message"  # the original is never replaced
