@@ -39,6 +39,7 @@ from shared.pipeline.pull import _inline  # a small raw item rides in its items 
 log = logging.getLogger(__name__)
 SPOOL_BYTES = 8 * 1024 * 1024
 MAX_PROBLEMS_LISTED = 1000
+TRACKING_BATCH = 100  # rows per entity-group transaction (the table's limit)
 
 
 class ExportSource(Protocol):
@@ -249,6 +250,7 @@ def import_export(
     deferred: list[tuple[Entry, str, str]] = []
     locale_votes: Counter = Counter()
     used_media: set[str] = set()
+    pending: list = []  # stored items whose tracking rows and messages are not yet written (< TRACKING_BATCH)
     for entry in parse(source.lines(), profile):
         if isinstance(entry, Problem):
             report.not_understood_count += 1
@@ -271,14 +273,15 @@ def import_export(
         if entry.kind.name == "attached":
             used_media.add(entry.kind.detail["file"])
         _store(entry, ctx, item_id, where, files=files, blobs=blobs, queues=queues, tracking=tracking, report=report,
-               traceparent=traceparent)
+               traceparent=traceparent, pending=pending)
     earlier: dict[str, tuple[str | None, str | None]] = {}  # a slot's answer does not change within the run
     for entry, item_id, where in deferred:
         if where not in earlier:
             earlier[where] = _earlier(blobs, where, ids_in_file)
         target, note = earlier[where]
         _store(entry, ctx, item_id, where, files=files, blobs=blobs, queues=queues, tracking=tracking, report=report,
-               traceparent=traceparent, target_id=target, target_note=note)
+               traceparent=traceparent, pending=pending, target_id=target, target_note=note)
+    _flush(pending, tracking=tracking, queues=queues, report=report)
     report.media_in_zip_unused = len(source.media_names() - used_media)
     report.locale_guess = _guess_locale(locale_votes, profile)
     return report
@@ -313,7 +316,7 @@ def _earlier(blobs, where: str, ids_in_file: set[str]) -> tuple[str | None, str 
 
 
 def _store(entry: Entry, ctx: Context, item_id: str, where: str, *, files, blobs, queues, tracking, report: ImportReport,
-           traceparent, target_id: str | None = None, target_note: str | None = None) -> None:
+           traceparent, pending: list, target_id: str | None = None, target_note: str | None = None) -> None:
     item, missing = build_item(entry, ctx, item_id=item_id, files=files, target_id=target_id,
                                target_note=None if target_id is None and entry.kind.name == "edited" else target_note)
     report.attachments_missing.extend(m for m in missing if m not in report.attachments_missing)
@@ -333,8 +336,19 @@ def _store(entry: Entry, ctx: Context, item_id: str, where: str, *, files, blobs
         report.items_already_imported += 1
     report.records += 1
     report.records_by_kind[entry.kind.name if entry.kind.name != "event" else "event:" + entry.kind.detail["event"]] += 1
-    tracking.item(report.report_date, key, item_id=item_id, stage="pulled", run_id=report.run_id, item_type=item["type"],
+    fields = dict(item_id=item_id, stage="pulled", run_id=report.run_id, item_type=item["type"],
                   raw_blob=raw_blob)  # the evidence manifest hashes the item as stored from here
-    queues.send(names.ITEMS_QUEUE, ItemMessage(item_id=item_id, raw_blob=raw_blob, report_date=report.report_date,
-                                               run_id=report.run_id, traceparent=traceparent(),
-                                               raw_b64=_inline(body) if new else None).model_dump(exclude_none=True))
+    message = ItemMessage(item_id=item_id, raw_blob=raw_blob, report_date=report.report_date, run_id=report.run_id,
+                          traceparent=traceparent(), raw_b64=_inline(body) if new else None)
+    pending.append((key, fields, message))
+    if len(pending) >= TRACKING_BATCH:
+        _flush(pending, tracking=tracking, queues=queues, report=report)
+
+
+def _flush(pending: list, *, tracking, queues, report: ImportReport) -> None:
+    """The items' tracking rows in one transaction (as the pull writes a page's), then their messages."""
+    if pending:
+        tracking.items_pulled(report.report_date, [(key, fields) for key, fields, _m in pending])
+        for _key, _fields, message in pending:
+            queues.send(names.ITEMS_QUEUE, message.model_dump(exclude_none=True))
+        pending.clear()

@@ -110,6 +110,26 @@ def _drain_items(app) -> list[dict]:
     return out
 
 
+
+def test_a_long_export_tracks_its_items_a_transaction_per_hundred_each_row_before_its_message(app, tmp_path):
+    text = "".join(f"01/02/2023, 10:{i % 60:02d} - Bob: line {i}\n" for i in range(250))
+    path = _write(tmp_path, "WhatsApp Chat with Bob.txt", text.encode())
+    batches, items_pulled = [], app.tracking.items_pulled
+
+    def record(day, rows):
+        assert app.queues.depth(names.ITEMS_QUEUE) == sum(batches)  # the batch's messages come after its rows
+        batches.append(len(rows))
+        items_pulled(day, rows)
+
+    app.tracking.items_pulled = record
+    report = app.import_export(path, owner=OWNER)
+    assert report.records == 250 and batches == [100, 100, 50]
+    assert app.queues.depth(names.ITEMS_QUEUE) == 250
+    for m in _drain_items(app):
+        row = app.tracking.get_item(report.report_date, m["item_id"])
+        assert row["stage"] == "pulled" and row["raw_blob"] == m["raw_blob"] and row["item_type"] == "message"
+
+
 A_TEXT = "\n".join(["01/02/2023, 10:00 - Bob: first", "01/02/2023, 10:01 - Bob: stays", "01/02/2023, 10:01 - Bob: to be deleted",
                     "01/02/2023, 10:02 - Bob: typo", "01/02/2023, 10:03 - Bob: <Media omitted>",
                     "01/02/2023, 10:03 - Bob: <Media omitted>"])
