@@ -34,10 +34,9 @@ from shared.domain.chat_export.parser import Entry, Problem, authors as chat_aut
 from shared.domain.items import ItemRejected, parse_item
 from shared.pipeline.convert import IMPORT_RAW_PREFIX
 from shared.pipeline.messages import ItemMessage, item_key
-from shared.pipeline.pull import _inline  # a small raw item rides in its items message, as the feed's do
+from shared.pipeline.pull import SPOOL_BYTES, _inline  # the feed's spool size; a small raw item rides in its message
 
 log = logging.getLogger(__name__)
-SPOOL_BYTES = 8 * 1024 * 1024
 MAX_PROBLEMS_LISTED = 1000
 TRACKING_BATCH = 100  # rows per entity-group transaction (the table's limit)
 
@@ -185,18 +184,18 @@ class _Files:
     def _store(self, name: str, stream: BinaryIO) -> FileRef:
         with stream, tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as sink:
             digest, size = hashlib.sha256(), 0
-            head = b""
             for chunk in iter(lambda: stream.read(1024 * 1024), b""):
                 digest.update(chunk)
                 sink.write(chunk)
-                if len(head) < 1_000_000:
-                    head += chunk[: 1_000_000 - len(head)]
                 size += len(chunk)
             sha = digest.hexdigest()
             if not self.blobs.exists(names.ATTACHMENTS, sha):
                 sink.seek(0)
                 self.blobs.put(names.ATTACHMENTS, sha, sink, metadata={"size": str(size), "source": "chat_export"})
-            contacts = read_contacts(head) if name.lower().endswith(".vcf") else []
+            contacts = []
+            if name.lower().endswith(".vcf"):  # only a contact card is read back (its first MB: names and phones)
+                sink.seek(0)
+                contacts = read_contacts(sink.read(1_000_000))
             return FileRef(name=name, sha256=sha, size=size, contacts=contacts)
 
 
