@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 from shared import names
 from shared.domain.chat_export.build import Context, FileRef, build_item, read_contacts
 from shared.domain.chat_export.header import DateOrder
-from shared.domain.chat_export.ids import canonical_message, message_id, message_key, slot
+from shared.domain.chat_export.ids import EntryIds
 from shared.domain.chat_export.parser import Entry, Problem, authors as chat_authors, parse, scan
 from shared.domain.items import ItemRejected, parse_item
 from shared.pipeline.convert import IMPORT_RAW_PREFIX
@@ -244,7 +244,7 @@ def import_export(
                   group=len(others) > (1 if report.owner_name else 2), zone=ZoneInfo(zone),
                   region=region, profile=profile, authors=authors)
     files = _Files(source, blobs, report)
-    occurrences: Counter = Counter()
+    ids_of = EntryIds(owner, report.chat, region)
     ids_in_file: set[str] = set()
     deferred: list[tuple[Entry, str, str]] = []
     locale_votes: Counter = Counter()
@@ -259,13 +259,8 @@ def import_export(
             continue
         report.lines_in_messages += entry.line_count
         _locale_vote(locale_votes, entry)
-        sender, body = canonical_message(entry.author, entry.body, entry.kind, region)
-        key = message_key(owner, report.chat, entry.wall_clock, sender, body)
-        digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
-        occurrences[digest] += 1
-        item_id = message_id(key, occurrences[digest])
+        item_id, where = ids_of(entry)
         ids_in_file.add(item_id)
-        where = slot(owner, report.chat, entry.wall_clock, sender)
         if entry.kind.name in ("deleted", "edited"):
             deferred.append((entry, item_id, where))
             continue
