@@ -29,15 +29,16 @@ from zoneinfo import ZoneInfo
 from shared import names
 from shared.domain.chat_export.build import Context, FileRef, build_item, read_contacts
 from shared.domain.chat_export.header import DateOrder
-from shared.domain.chat_export.ids import canonical_message, message_id, message_key, slot
+from shared.domain.chat_export.ids import EntryIds
 from shared.domain.chat_export.parser import Entry, Problem, authors as chat_authors, parse, scan
 from shared.domain.items import ItemRejected, parse_item
 from shared.pipeline.convert import IMPORT_RAW_PREFIX
 from shared.pipeline.messages import ItemMessage, item_key
+from shared.pipeline.pull import SPOOL_BYTES, _inline  # the feed's spool size; a small raw item rides in its message
 
 log = logging.getLogger(__name__)
-SPOOL_BYTES = 8 * 1024 * 1024
 MAX_PROBLEMS_LISTED = 1000
+TRACKING_BATCH = 100  # rows per entity-group transaction (the table's limit)
 
 
 class ExportSource(Protocol):
@@ -183,18 +184,18 @@ class _Files:
     def _store(self, name: str, stream: BinaryIO) -> FileRef:
         with stream, tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as sink:
             digest, size = hashlib.sha256(), 0
-            head = b""
             for chunk in iter(lambda: stream.read(1024 * 1024), b""):
                 digest.update(chunk)
                 sink.write(chunk)
-                if len(head) < 1_000_000:
-                    head += chunk[: 1_000_000 - len(head)]
                 size += len(chunk)
             sha = digest.hexdigest()
             if not self.blobs.exists(names.ATTACHMENTS, sha):
                 sink.seek(0)
                 self.blobs.put(names.ATTACHMENTS, sha, sink, metadata={"size": str(size), "source": "chat_export"})
-            contacts = read_contacts(head) if name.lower().endswith(".vcf") else []
+            contacts = []
+            if name.lower().endswith(".vcf"):  # only a contact card is read back (its first MB: names and phones)
+                sink.seek(0)
+                contacts = read_contacts(sink.read(1_000_000))
             return FileRef(name=name, sha256=sha, size=size, contacts=contacts)
 
 
@@ -243,11 +244,12 @@ def import_export(
                   group=len(others) > (1 if report.owner_name else 2), zone=ZoneInfo(zone),
                   region=region, profile=profile, authors=authors)
     files = _Files(source, blobs, report)
-    occurrences: Counter = Counter()
+    ids_of = EntryIds(owner, report.chat, region)
     ids_in_file: set[str] = set()
     deferred: list[tuple[Entry, str, str]] = []
     locale_votes: Counter = Counter()
     used_media: set[str] = set()
+    pending: list = []  # stored items whose tracking rows and messages are not yet written (< TRACKING_BATCH)
     for entry in parse(source.lines(), profile):
         if isinstance(entry, Problem):
             report.not_understood_count += 1
@@ -257,24 +259,23 @@ def import_export(
             continue
         report.lines_in_messages += entry.line_count
         _locale_vote(locale_votes, entry)
-        sender, body = canonical_message(entry.author, entry.body, entry.kind, region)
-        key = message_key(owner, report.chat, entry.wall_clock, sender, body)
-        digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
-        occurrences[digest] += 1
-        item_id = message_id(key, occurrences[digest])
+        item_id, where = ids_of(entry)
         ids_in_file.add(item_id)
-        where = slot(owner, report.chat, entry.wall_clock, sender)
         if entry.kind.name in ("deleted", "edited"):
             deferred.append((entry, item_id, where))
             continue
         if entry.kind.name == "attached":
             used_media.add(entry.kind.detail["file"])
         _store(entry, ctx, item_id, where, files=files, blobs=blobs, queues=queues, tracking=tracking, report=report,
-               traceparent=traceparent)
+               traceparent=traceparent, pending=pending)
+    earlier: dict[str, tuple[str | None, str | None]] = {}  # a slot's answer does not change within the run
     for entry, item_id, where in deferred:
-        target, note = _earlier(blobs, where, ids_in_file)
+        if where not in earlier:
+            earlier[where] = _earlier(blobs, where, ids_in_file)
+        target, note = earlier[where]
         _store(entry, ctx, item_id, where, files=files, blobs=blobs, queues=queues, tracking=tracking, report=report,
-               traceparent=traceparent, target_id=target, target_note=note)
+               traceparent=traceparent, pending=pending, target_id=target, target_note=note)
+    _flush(pending, tracking=tracking, queues=queues, report=report)
     report.media_in_zip_unused = len(source.media_names() - used_media)
     report.locale_guess = _guess_locale(locale_votes, profile)
     return report
@@ -290,7 +291,10 @@ def _guess_locale(votes: Counter, profile) -> str:
 def _earlier(blobs, where: str, ids_in_file: set[str]) -> tuple[str | None, str | None]:
     """The message an earlier import stored in this slot that this export no longer shows as it was."""
     candidates = []
-    for name in sorted(blobs.list(names.RAW, prefix=f"{IMPORT_RAW_PREFIX}{where}/")):
+    prefix = f"{IMPORT_RAW_PREFIX}{where}/"
+    for name in sorted(blobs.list(names.RAW, prefix=prefix)):
+        if name[len(prefix):].removesuffix(".json") in ids_in_file:  # its key is its plain id (item_key)
+            continue  # still in this export (or this export's own tombstone): not gone, no read needed
         raw = blobs.get_if_exists(names.RAW, name)
         try:
             item = parse_item(raw) if raw else None
@@ -306,7 +310,7 @@ def _earlier(blobs, where: str, ids_in_file: set[str]) -> tuple[str | None, str 
 
 
 def _store(entry: Entry, ctx: Context, item_id: str, where: str, *, files, blobs, queues, tracking, report: ImportReport,
-           traceparent, target_id: str | None = None, target_note: str | None = None) -> None:
+           traceparent, pending: list, target_id: str | None = None, target_note: str | None = None) -> None:
     item, missing = build_item(entry, ctx, item_id=item_id, files=files, target_id=target_id,
                                target_note=None if target_id is None and entry.kind.name == "edited" else target_note)
     report.attachments_missing.extend(m for m in missing if m not in report.attachments_missing)
@@ -319,13 +323,26 @@ def _store(entry: Entry, ctx: Context, item_id: str, where: str, *, files, blobs
     key = item_key(item_id)
     raw_blob = f"{IMPORT_RAW_PREFIX}{where}/{key}.json"
     body = json.dumps(item, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8", "surrogatepass")
-    if blobs.put(names.RAW, raw_blob, body, content_type="application/json", overwrite=False):
+    new = blobs.put(names.RAW, raw_blob, body, content_type="application/json", overwrite=False)
+    if new:
         report.items_new += 1
-    else:
+    else:  # the blob kept is the earlier import's (its bytes may differ): convert reads that one
         report.items_already_imported += 1
     report.records += 1
     report.records_by_kind[entry.kind.name if entry.kind.name != "event" else "event:" + entry.kind.detail["event"]] += 1
-    tracking.item(report.report_date, key, item_id=item_id, stage="pulled", run_id=report.run_id, item_type=item["type"],
+    fields = dict(item_id=item_id, stage="pulled", run_id=report.run_id, item_type=item["type"],
                   raw_blob=raw_blob)  # the evidence manifest hashes the item as stored from here
-    queues.send(names.ITEMS_QUEUE, ItemMessage(item_id=item_id, raw_blob=raw_blob, report_date=report.report_date,
-                                               run_id=report.run_id, traceparent=traceparent()).model_dump())
+    message = ItemMessage(item_id=item_id, raw_blob=raw_blob, report_date=report.report_date, run_id=report.run_id,
+                          traceparent=traceparent(), raw_b64=_inline(body) if new else None)
+    pending.append((key, fields, message))
+    if len(pending) >= TRACKING_BATCH:
+        _flush(pending, tracking=tracking, queues=queues, report=report)
+
+
+def _flush(pending: list, *, tracking, queues, report: ImportReport) -> None:
+    """The items' tracking rows in one transaction (as the pull writes a page's), then their messages."""
+    if pending:
+        tracking.items_pulled(report.report_date, [(key, fields) for key, fields, _m in pending])
+        for _key, _fields, message in pending:
+            queues.send(names.ITEMS_QUEUE, message.model_dump(exclude_none=True))
+        pending.clear()

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter
 from zoneinfo import ZoneInfo
 
 from shared.domain.chat_export.build import Context, FileRef, build_item
-from shared.domain.chat_export.ids import canonical_message, message_id, message_key
+from shared.domain.chat_export.ids import EntryIds
 from shared.domain.chat_export.parser import Entry, authors, parse, scan
 from shared.domain.items import parse_item
 from tests.chat_export.fixtures import FIXTURES, fixture_lines
@@ -30,14 +29,12 @@ def items_of(text: str, media: dict[str, bytes], *, chat: str = "chat", zone: st
         data = media.get(name)
         return None if data is None else FileRef(name, hashlib.sha256(data).hexdigest(), len(data))
 
-    out, problems, seen = [], [], Counter()
+    out, problems, ids_of = [], [], EntryIds(OWNER, chat, region)  # the importer's own id rule
     for entry in parse(lines, profile):
         if not isinstance(entry, Entry):
             problems.append(entry)
             continue
-        key = message_key(OWNER, chat, entry.wall_clock, *canonical_message(entry.author, entry.body, entry.kind, region))
-        seen[key] += 1
-        item, _ = build_item(entry, ctx, item_id=message_id(key, seen[key]), files=files)
+        item, _ = build_item(entry, ctx, item_id=ids_of(entry)[0], files=files)
         parse_item(item)  # every item meets the contract
         out.append(item)
     return out, problems

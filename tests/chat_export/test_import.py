@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -88,15 +89,52 @@ def test_importing_the_same_export_again_stores_nothing_new(app, tmp_path):
     path = _fixture_zip(tmp_path, "android_en_gb")
     first = app.import_export(path, owner=OWNER)
     before = _raw_items(app)
+    first_messages = _drain_items(app)
     again = app.import_export(path, owner=OWNER)
     assert again.items_new == 0 and again.items_already_imported == first.records
     assert _raw_items(app) == before
+    # a new item rides in its message (no raw/ read at convert); a re-queued one points at the blob kept
+    assert len(first_messages) == first.records
+    for m in first_messages:
+        assert base64.b64decode(m["raw_b64"]) == app.blobs.get(names.RAW, m["raw_blob"])
+    again_messages = _drain_items(app)
+    assert len(again_messages) == again.records and not any("raw_b64" in m for m in again_messages)
 
 
-A_TEXT = "\n".join(["01/02/2023, 10:00 - Bob: first", "01/02/2023, 10:01 - Bob: to be deleted",
+def _drain_items(app) -> list[dict]:
+    out = []
+    while batch := app.queues.receive(names.ITEMS_QUEUE, max_messages=32):
+        for msg in batch:
+            out.append(json.loads(msg.body))
+            app.queues.delete(msg)
+    return out
+
+
+
+def test_a_long_export_tracks_its_items_a_transaction_per_hundred_each_row_before_its_message(app, tmp_path):
+    text = "".join(f"01/02/2023, 10:{i % 60:02d} - Bob: line {i}\n" for i in range(250))
+    path = _write(tmp_path, "WhatsApp Chat with Bob.txt", text.encode())
+    batches, items_pulled = [], app.tracking.items_pulled
+
+    def record(day, rows):
+        assert app.queues.depth(names.ITEMS_QUEUE) == sum(batches)  # the batch's messages come after its rows
+        batches.append(len(rows))
+        items_pulled(day, rows)
+
+    app.tracking.items_pulled = record
+    report = app.import_export(path, owner=OWNER)
+    assert report.records == 250 and batches == [100, 100, 50]
+    assert app.queues.depth(names.ITEMS_QUEUE) == 250
+    for m in _drain_items(app):
+        row = app.tracking.get_item(report.report_date, m["item_id"])
+        assert row["stage"] == "pulled" and row["raw_blob"] == m["raw_blob"] and row["item_type"] == "message"
+
+
+A_TEXT = "\n".join(["01/02/2023, 10:00 - Bob: first", "01/02/2023, 10:01 - Bob: stays", "01/02/2023, 10:01 - Bob: to be deleted",
                     "01/02/2023, 10:02 - Bob: typo", "01/02/2023, 10:03 - Bob: <Media omitted>",
                     "01/02/2023, 10:03 - Bob: <Media omitted>"])
-B_TEXT = "\n".join(["01/02/2023, 10:00 - Bob: first", "01/02/2023, 10:01 - Bob: This message was deleted",
+B_TEXT = "\n".join(["01/02/2023, 10:00 - Bob: first", "01/02/2023, 10:01 - Bob: stays",
+                    "01/02/2023, 10:01 - Bob: This message was deleted",
                     "01/02/2023, 10:02 - Bob: fixed <This message was edited>", "01/02/2023, 10:03 - Bob: <Media omitted>",
                     "01/02/2023, 10:03 - Bob: <Media omitted>", "02/02/2023, 09:00 - Bob: new one"])
 
@@ -107,11 +145,13 @@ def test_a_later_export_adds_only_what_is_new_and_links_deletions_and_edits(app,
     b = _write(tmp_path, "WhatsApp Chat with Bob (1).txt", B_TEXT.encode())
     first, second = (a, b) if order == "A then B" else (b, a)
     app.import_export(first, owner=OWNER)
+    read, get_if_exists = [], app.blobs.get_if_exists
+    app.blobs.get_if_exists = lambda c, n: (read.append(n) if c == names.RAW else None) or get_if_exists(c, n)
     app.import_export(second, owner=OWNER)
     items = _raw_items(app)
     texts = sorted(i["text"] for i in items.values())
     # every message of both exports once: the original, its tombstone, the typo and its edit, two media, the rest
-    assert texts == sorted(["first", "to be deleted", "This message was deleted", "typo",
+    assert texts == sorted(["first", "stays", "to be deleted", "This message was deleted", "typo",
                             "fixed <This message was edited>", "<Media omitted>", "<Media omitted>", "new one"])
     by_text = {i["text"]: i for i in items.values()}
     deletion = by_text["This message was deleted"]
@@ -120,6 +160,9 @@ def test_a_later_export_adds_only_what_is_new_and_links_deletions_and_edits(app,
     if order == "A then B":
         assert deletion["target_id"] == by_text["to be deleted"]["id"]
         assert edit["type"] == "edit" and edit["target_id"] == by_text["typo"]["id"]
+        # the slot look-up reads only the earlier messages this export no longer shows, not those still in it
+        assert sorted(read) == sorted(n for n in app.blobs.list(names.RAW, prefix="imports/")
+                                      if json.loads(app.blobs.get(names.RAW, n))["text"] in ("to be deleted", "typo"))
     else:  # B came first: its tombstone had nothing to point at, and says so
         assert "no earlier import" in deletion["provenance"]["deleted"]
     assert by_text["to be deleted"]["type"] == "message"  # the original is never replaced

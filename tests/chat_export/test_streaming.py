@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import tracemalloc
-from collections import Counter
 
 from devtools.chat_export_sample import write_export_zip
 from shared.adapters.chat_export_zip import ExportArchive
-from shared.domain.chat_export.ids import canonical_message, message_id, message_key
+from shared.domain.chat_export.ids import EntryIds
 from shared.domain.chat_export.parser import Entry, authors, parse, scan
 
 
@@ -19,13 +17,10 @@ def _parse_all(path) -> tuple[int, int, int]:
         profile = scan(archive.lines())
         people = authors(archive.lines(), profile)
         entries = problems = 0
-        seen: Counter = Counter()
+        ids_of, ids = EntryIds("o@x.com", "chat", "GB"), set()  # the importer's id state and its ids_in_file
         for e in parse(archive.lines(), profile):
             if isinstance(e, Entry):
-                key = message_key("o@x.com", "chat", e.wall_clock, *canonical_message(e.author, e.body, e.kind, "GB"))
-                digest = hashlib.sha256(key.encode()).digest()  # as the importer counts occurrences
-                seen[digest] += 1
-                message_id(key, seen[digest])
+                ids.add(ids_of(e)[0])
                 entries += 1
             else:
                 problems += 1

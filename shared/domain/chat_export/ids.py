@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from datetime import datetime
 from functools import lru_cache
 
@@ -95,3 +96,19 @@ def slot(owner: str, chat: str, wall_clock: datetime, sender: str) -> str:
     """Where a message's earlier versions live: (owner, chat, minute, sender), as a short path."""
     h = lambda v: hashlib.sha256(v.encode("utf-8", "surrogatepass")).hexdigest()[:16]  # noqa: E731
     return f"{h(owner.lower())}/{h(chat)}/{wall_clock.strftime('%Y%m%dT%H%M')}/{h(sender)}"
+
+
+class EntryIds:
+    """(id, slot) of each entry of one file, called in file order: the importer's only per-message state
+    is here, one digest per distinct key, counting its occurrences."""
+
+    def __init__(self, owner: str, chat: str, region: str):
+        self.owner, self.chat, self.region = owner, chat, region
+        self.occurrences: Counter = Counter()
+
+    def __call__(self, entry) -> tuple[str, str]:
+        sender, body = canonical_message(entry.author, entry.body, entry.kind, self.region)
+        key = message_key(self.owner, self.chat, entry.wall_clock, sender, body)
+        digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
+        self.occurrences[digest] += 1
+        return message_id(key, self.occurrences[digest]), slot(self.owner, self.chat, entry.wall_clock, sender)
