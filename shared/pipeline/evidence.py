@@ -201,9 +201,30 @@ def _recorded_hashes(data: bytes | None) -> dict[str, str]:
     return known
 
 
+class _ReadOnce:
+    """The store, each manifest read at most once: a manifest never changes once written (If-None-Match,
+    immutable storage), and a rebuild needs the day's latest file for its hashes, again under the lock
+    to compare, and the chain's head (often that same file) to link after."""
+
+    def __init__(self, store: ManifestStore):
+        self.store, self.seen = store, {}
+
+    def __getattr__(self, name: str):
+        return getattr(self.store, name)
+
+    def read(self, name: str) -> bytes | None:
+        if name not in self.seen:
+            data = self.store.read(name)
+            if data is None:
+                return None  # not there (yet): asked again next time
+            self.seen[name] = data
+        return self.seen[name]
+
+
 def write_manifest(day: str, *, facts: DayFacts, blobs, hasher: BlobHasher, store: ManifestStore,
                    witness: Callable[[str, str, str], None] = lambda _d, _n, _h: None) -> WriteResult:
     date.fromisoformat(day)
+    store = _ReadOnce(store)
     listing = store.manifests()
     ours = sorted((ev.parse_manifest_name(n)[1], n) for n in listing if ev.parse_manifest_name(n)[0] == day)
     known = _recorded_hashes(store.read(ours[-1][1])) if ours else {}

@@ -192,9 +192,10 @@ def read_history(blobs, report_date: str, days: int = TREND_DAYS - 1) -> list[di
 
 def write_report(report: Report, *, blobs, retention_days: int, today: date | None = None) -> tuple[str, str]:
     json_name, html_name = f"{report.date}.json", f"{report.date}.html"
-    blobs.put(names.REPORTS, json_name, json.dumps(report.to_json(), indent=2, ensure_ascii=False).encode(),
+    data = report.to_json()  # once: the page is rendered from the very JSON written
+    blobs.put(names.REPORTS, json_name, json.dumps(data, indent=2, ensure_ascii=False).encode(),
               content_type="application/json")
-    blobs.put(names.REPORTS, html_name, render_html(report, read_history(blobs, report.date)).encode(),
+    blobs.put(names.REPORTS, html_name, render_report_html(data, read_history(blobs, report.date)).encode(),
               content_type="text/html; charset=utf-8")
     prune_reports(blobs, retention_days=retention_days, today=today or datetime.now(timezone.utc).date())
     return json_name, html_name

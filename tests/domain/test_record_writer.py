@@ -2,7 +2,7 @@
 
 A record's bytes are evidence (same item, same bytes, for ever): the fast writer
 (``mime_writer``) must not change a byte. Each item is rendered twice, once with the writer and
-once with ``mime.assemble_with_stdlib`` swapped in, and the two .eml files must be equal, for
+once with ``mime_reference.assemble_with_stdlib`` swapped in, and the two .eml files must be equal, for
 hostile generated items and for the header shapes the writer hands back to the stdlib (long,
 non-ASCII, quoted or folded values).
 """
@@ -22,7 +22,7 @@ from shared.domain.items import Item
 from shared.domain.record import RenderOptions, render_record, render_transcript
 from shared.domain.record.header_fold import fold_unstructured
 from shared.domain.record.headers import POLICY
-from shared.domain.record.mime import assemble_with_stdlib
+from tests.domain.mime_reference import assemble_with_stdlib
 from tests.domain.record_samples import RAW, BLOBS, DictSource, att, item as sample_item, mailbox_of
 from tests.domain.test_record_properties import SETTINGS, FateSource, items
 

@@ -28,7 +28,7 @@ def one_line_by_char(text: str | None, limit: int = 200, *, drop_bidi: bool = Tr
 
 
 def escape_by_char(text: str) -> str:
-    """The definition: '%', every control character and '=' before '?' percent-escaped."""
+    """The definition: '%', every control character and '=' before '?' percent-escaped; edge spaces kept as %20."""
     out = []
     text = repair(text)
     for i, ch in enumerate(text):
@@ -36,13 +36,9 @@ def escape_by_char(text: str) -> str:
             out.append("".join(f"%{b:02X}" for b in ch.encode("utf-8")))
         else:
             out.append(ch)
-    value = "".join(out)
-    stripped = value.strip(" ")
-    if stripped != value:
-        lead = len(value) - len(value.lstrip(" "))
-        trail = len(value) - len(value.rstrip(" "))
-        value = "%20" * lead + stripped + "%20" * trail if stripped else "%20" * len(value)
-    return value
+    # the spaces at either end, and only those, are written %20 (written independently of text.py's arithmetic)
+    lead, middle, trail = re.fullmatch(r"( *)(.*?)( *)", "".join(out), re.DOTALL).groups()
+    return "%20" * len(lead) + middle + "%20" * len(trail)
 
 
 def test_tables_match_the_predicates_over_all_of_unicode() -> None:
@@ -71,3 +67,9 @@ def test_one_line_equals_its_definition(text: str, limit: int, drop_bidi: bool) 
 @given(TEXT)
 def test_escape_value_equals_its_definition(text: str) -> None:
     assert escape_value(text) == escape_by_char(text)
+
+
+def test_escape_value_keeps_edge_spaces_visible() -> None:
+    assert escape_value("  a b ") == "%20%20a b%20"
+    assert escape_value("   ") == "%20%20%20"
+    assert escape_value(" =?x?= ") == "%20%3D?x?=%20"

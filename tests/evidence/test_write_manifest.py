@@ -141,3 +141,25 @@ def test_a_resend_with_other_bytes_is_in_the_manifest_beside_the_first(stores):
     (entry,) = ev.parse_manifest(store.read(write(stores, facts()).name)).entries
     assert entry.raw.sha256 == hashlib.sha256(RAW).hexdigest()
     assert entry.resent == (ev.BlobHash(f"raw/{name}", hashlib.sha256(changed).hexdigest()),)
+
+
+def test_a_rebuild_reads_each_manifest_once(stores):
+    blobs, store = stores
+    first = write(stores, facts())
+    reads: list[str] = []
+
+    class Counting:
+        def __getattr__(self, name):
+            return getattr(store, name)
+
+        def read(self, name):
+            reads.append(name)
+            return store.read(name)
+
+    again = write_manifest(DAY, facts=facts(), blobs=blobs, hasher=store, store=Counting())
+    assert (again.name, again.written) == (first.name, False)
+    assert reads == [first.name]  # its hashes, the comparison under the lock and the chain's head: one download
+    later = write_manifest(DAY, facts=facts("imported", "AAMkAD-1"), blobs=blobs, hasher=store, store=Counting())
+    assert later.written and later.name == "2026-11-26.s1.jsonl"
+    assert reads == [first.name, first.name]
+    assert ev.parse_manifest(store.read(later.name)).header.previous.name == first.name

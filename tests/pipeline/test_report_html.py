@@ -13,7 +13,7 @@ import pytest
 from shared import names
 from shared.adapters.storage.blobs import BlobStore
 from shared.adapters.storage.clients import build_storage_clients
-from shared.pipeline.report import build_report, render_html, write_report
+from shared.pipeline.report import build_report, read_history, render_html, write_report
 from shared.pipeline.report_html import render_report_html, report_status
 from shared.settings import load_settings
 
@@ -146,4 +146,6 @@ def test_write_report_reads_the_previous_days_json_for_the_trend(blobs):
     page = blobs.get(names.REPORTS, f"{DAY}.html").decode()
     lines = re.findall(r'<polyline[^>]*points="([^"]*)"', page)
     assert [len(p.split()) for p in lines] == [4, 4, 4, 4]  # three earlier days and this one
-    assert json.loads(blobs.get(names.REPORTS, f"{DAY}.json"))["status"] == "complete"
+    written = json.loads(blobs.get(names.REPORTS, f"{DAY}.json"))
+    assert written["status"] == "complete"
+    assert page == render_report_html(written, read_history(blobs, DAY))  # the page shows the very JSON written

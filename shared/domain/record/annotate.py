@@ -8,19 +8,16 @@ the same record and facts give the same bytes.
 
 from __future__ import annotations
 
-from email.header import Header
+from shared.domain.record.headers import folded_x, x_value
 
 RESENT_NOTE = "the source re-sent this item with different content"
 
 
 def _encode(name: str, value: str, sep: bytes) -> bytes:
-    try:
-        value.encode("ascii")
-        charset = "us-ascii"
-    except UnicodeEncodeError:
-        charset = "utf-8"
-    line = Header(value, charset=charset, header_name=name).encode(linesep=sep.decode())
-    return f"{name}: {line}".encode("ascii") + sep
+    """As the renderer writes its X-WhatsApp-* headers: escaped (a CR or LF in an item id can neither
+    end the header nor make the stdlib refuse it) and pre-folded, reading back exactly."""
+    lines = folded_x(name, x_value(value)).splitlines()
+    return (f"{name}: " + sep.decode().join(lines)).encode("ascii") + sep
 
 
 def add_headers(eml: bytes, headers: list[tuple[str, str]], *, reference: str | None = None) -> bytes:

@@ -1,4 +1,4 @@
-"""Write the record's MIME bytes directly: the same bytes as ``mime.assemble_with_stdlib``.
+"""Write the record's MIME bytes directly: the same bytes as the stdlib reference (tests/domain/mime_reference.py).
 
 Why: building an ``EmailMessage`` parses every header into the stdlib's header object model
 (a new class per header, a parse tree, RFC 2231 parameter decoding) and the generator re-folds
@@ -74,7 +74,7 @@ def _std(name: str, value: str) -> str:
 
 
 def _header(name: str, value: str) -> str:
-    """Like ``mime._set``: X-WhatsApp-* values pre-folded here, the others through the stdlib."""
+    """As the stdlib reference sets them: X-WhatsApp-* values pre-folded here, the others through the stdlib."""
     if name.lower().startswith("x-whatsapp-"):
         return _raw(name, folded_x(name, value))
     return _std(name, value)

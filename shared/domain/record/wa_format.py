@@ -16,11 +16,16 @@ and the evidence section keep the text exactly.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 
 from shared.domain.record.body_html import esc
 
 _CODE = re.compile(r"```(.+?)```|`([^`\n]+)`", re.DOTALL)
-_SPAN = re.compile(r"(?<!\w)([*_~])(?=\S)([^\n]*?\S)\1(?!\w)")
+# A span is _OPEN, then the nearest _CLOSE of the same marker at least two characters on, on the same
+# line: what r"(?<!\w)([*_~])(?=\S)([^\n]*?\S)\1(?!\w)" matches, found without that pattern's rescan
+# of the rest of the line from every opener that never closes (quadratic: seconds on a 64 KB text).
+_OPEN = re.compile(r"(?<!\w)[*_~](?=\S)")
+_CLOSE = re.compile(r"(?<=\S)[*_~](?!\w)")
 _TAGS = {"*": ("<b>", "</b>"), "_": ("<i>", "</i>"), "~": ("<s>", "</s>")}
 _MONO = "font-family:Consolas,'Courier New',monospace;font-size:13px;background-color:#f0f2f5;color:#111b21;"
 _MAX_DEPTH = 4
@@ -36,18 +41,40 @@ def _spans(text: str, depth: int) -> str:
         return _lines(text)
     out: list[str] = []
     pos = 0
-    for match in _SPAN.finditer(text):
-        if match.start() < pos:
-            continue
-        marker, inner = match.group(1), match.group(2)
+    for start, end in _span_bounds(text):
+        marker, inner = text[start], text[start + 1:end - 1]
         if inner == marker * len(inner):  # "***" or "__": not formatting
             continue
         opening, closing = _TAGS[marker]
-        out.append(_lines(text[pos:match.start()]))
+        out.append(_lines(text[pos:start]))
         out.append(opening + _spans(inner, depth + 1) + closing)
-        pos = match.end()
+        pos = end
     out.append(_lines(text[pos:]))
     return "".join(out)
+
+
+def _span_bounds(text: str):
+    """(start, end) of each span, left to right, none overlapping: each opener takes the nearest closer
+    of its marker two or more characters on, when no line break comes first."""
+    closers: dict[str, list[int]] = {"*": [], "_": [], "~": []}
+    for match in _CLOSE.finditer(text):
+        closers[match.group()].append(match.start())
+    breaks = [m.start() for m in re.finditer("\n", text)]
+    pos = 0
+    for match in _OPEN.finditer(text):
+        start = match.start()
+        if start < pos:
+            continue
+        candidates = closers[match.group()]
+        i = bisect_left(candidates, start + 2)
+        if i == len(candidates):
+            continue
+        close = candidates[i]
+        line_break = bisect_left(breaks, start)
+        if line_break < len(breaks) and breaks[line_break] < close:
+            continue
+        yield start, close + 1
+        pos = close + 1
 
 
 def whatsapp_html(text: str) -> str:
