@@ -178,7 +178,7 @@ def _reject_at_pull(raw, exc: BaseException, *, blobs, tracking, result: "PullRe
               content_type="application/json")
     tracking.item(result.report_date, key, item_id=item_id, stage="rejected", run_id=result.run_id, reason=reason)
     result.rejected += 1
-    log.warning("item %s refused at the pull: %s", for_log(item_id), for_log(reason, 300))
+    log.warning("item %s %s", for_log(item_id), for_log(reason, 300))
 
 
 def pull_delta(
