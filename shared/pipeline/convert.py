@@ -375,6 +375,8 @@ def fan_out(item: Item, item_mapping: ItemMapping, record, *, message: ItemMessa
                 result = deliver(m, tracking=outcomes)
             except Exception as exc:  # noqa: BLE001 - the queue retries this copy; the other copies go on
                 later.append((m, RETRY_AFTER_FAILED_ATTEMPT))
+                log.warning("first delivery attempt of a copy of %s failed (%s); the deliveries queue retries it",
+                            for_log(item.id), type(exc).__name__)
                 row.update(reason=f"first attempt failed: {type(exc).__name__}: {exc}"[:1000], stage="deliver")
             else:
                 after = getattr(result, "after_seconds", None)
