@@ -305,7 +305,7 @@ def _pull_one(raw, *, feed, blobs, result: PullResult, window_day: str, tracepar
                           traceparent=traceparent, raw_b64=_inline(body) if own else None)
     result.items += 1
     rows = [(key, fields, message)]
-    if resend_blob is not None and item is not None:
+    if resend_blob is not None:  # an invalid re-send too: convert rejects it with the reason, in the report
         rows.append(_resend(item_id, resend_blob, body, result=result, traceparent=traceparent,
                             corrupt=corrupt, problems=problems))
     return rows
