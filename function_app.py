@@ -24,8 +24,10 @@ def archiver():
 @app.timer_trigger(schedule="%PULL_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True)
 def pull_delta(timer: func.TimerRequest) -> None:
     """Daily: pull the capture feed's window since the checkpoint into storage and the items queue."""
-    archiver().pull()
-    archiver().whatsapp_upkeep()  # WhatsApp webhooks (when on): queue bodies stored but never queued, close stale calls
+    try:
+        archiver().pull()
+    finally:  # a failing capture feed must not stop the other source's upkeep
+        archiver().whatsapp_upkeep()  # WhatsApp webhooks (when on): queue bodies stored but never queued, close stale calls
 
 
 @app.queue_trigger(arg_name="msg", queue_name=names.ITEMS_QUEUE, connection=names.STORAGE_CONNECTION)

@@ -36,7 +36,7 @@ from shared.domain.phones import participant_keys
 from shared.domain.record import RenderOptions, render_record
 from shared.domain.record.annotate import RESENT_NOTE, add_headers
 from shared.domain.record.ids import message_id_for
-from shared.pipeline.memory_budget import PROCESS_BUDGET, MemoryBudget, render_cost
+from shared.pipeline.memory_budget import PROCESS_BUDGET, render_cost
 from shared.pipeline.messages import INLINE_EML_MAX, DeliveryMessage, ItemMessage, item_key
 from shared.pipeline.ports import Directory, UserStatus
 
@@ -276,7 +276,6 @@ def convert_item(
     traceparent: Callable[[], str | None] = lambda: None,
     stage: Stage | None = None,
     raw: bytes | None = None,
-    memory: MemoryBudget | None = None,
     deliver: Deliver | None = None,
 ) -> ConvertOutcome:
     """``stage`` set (transcript mode): a mapped item is handed to it instead of rendered and fanned out.
@@ -320,7 +319,7 @@ def convert_item(
         return stage(item, item_mapping, message)
 
     cost = render_cost([a.size for a in item.all_attachments], options.max_item_bytes)
-    with (memory or PROCESS_BUDGET).hold(cost):  # large files: a few at a time per process, whatever the batch
+    with PROCESS_BUDGET.hold(cost):  # large files: a few at a time per process, whatever the batch
         record = render_record(item, mailbox_of=item_mapping.mailbox_of, attachments=BlobAttachments(blobs), options=options,
                                context=ArchivedItems(blobs, recent=RECENT_ITEMS).context_for(item))
         headers, reference = archive_notes(item_mapping, message)
@@ -376,6 +375,8 @@ def fan_out(item: Item, item_mapping: ItemMapping, record, *, message: ItemMessa
                 result = deliver(m, tracking=outcomes)
             except Exception as exc:  # noqa: BLE001 - the queue retries this copy; the other copies go on
                 later.append((m, RETRY_AFTER_FAILED_ATTEMPT))
+                log.warning("first delivery attempt of a copy of %s failed (%s); the deliveries queue retries it",
+                            for_log(item.id), type(exc).__name__)
                 row.update(reason=f"first attempt failed: {type(exc).__name__}: {exc}"[:1000], stage="deliver")
             else:
                 after = getattr(result, "after_seconds", None)

@@ -160,9 +160,13 @@ def item_specific(exc: BaseException) -> bool:
     return isinstance(exc, (ValueError, TypeError, KeyError, RecursionError, UnicodeError, OverflowError, FeedError))
 
 
-def _reject_at_pull(raw, exc: BaseException, *, blobs, tracking, result: "PullResult", window_day: str) -> None:
-    raw_id = raw.get("id") if isinstance(raw, dict) else None
-    item_id = bounded(raw_id, ID_CHARS) if isinstance(raw_id, str) and raw_id else f"invalid-{uuid.uuid4().hex}"
+def _reject_at_pull(raw, exc: BaseException, *, blobs, tracking, result: "PullResult", window_day: str,
+                    item_id: str | None = None) -> None:
+    """Keep ``raw`` under rejected/ with the reason and mark its row rejected. ``item_id``: the row's own id
+    when it is not the raw item's (a changed re-send), so the first copy's row and message stay as they are."""
+    if item_id is None:
+        raw_id = raw.get("id") if isinstance(raw, dict) else None
+        item_id = bounded(raw_id, ID_CHARS) if isinstance(raw_id, str) and raw_id else f"invalid-{uuid.uuid4().hex}"
     key = item_key(item_id)
     reason = f"refused at the pull: {type(exc).__name__}: {bounded(str(exc), 500)}"
     entry = {"item_id": item_id, "reason": reason, "report_date": result.report_date, "stage": "pull"}
@@ -174,7 +178,7 @@ def _reject_at_pull(raw, exc: BaseException, *, blobs, tracking, result: "PullRe
               content_type="application/json")
     tracking.item(result.report_date, key, item_id=item_id, stage="rejected", run_id=result.run_id, reason=reason)
     result.rejected += 1
-    log.warning("item %s refused at the pull: %s", for_log(item_id), for_log(reason, 300))
+    log.warning("item %s %s", for_log(item_id), for_log(reason, 300))
 
 
 def pull_delta(
@@ -252,7 +256,10 @@ def _track_pulled(pulled: list[Pulled], *, blobs, tracking, result: PullResult, 
             if not item_specific(exc):
                 raise
             result.items -= 1
-            _reject_at_pull(raw, exc, blobs=blobs, tracking=tracking, result=result, window_day=window_day)
+            if message.resent_of:
+                result.resent_changed -= 1
+            _reject_at_pull(raw, exc, blobs=blobs, tracking=tracking, result=result, window_day=window_day,
+                            item_id=fields["item_id"])
     return messages
 
 
@@ -298,7 +305,7 @@ def _pull_one(raw, *, feed, blobs, result: PullResult, window_day: str, tracepar
                           traceparent=traceparent, raw_b64=_inline(body) if own else None)
     result.items += 1
     rows = [(key, fields, message)]
-    if resend_blob is not None and item is not None:
+    if resend_blob is not None:  # an invalid re-send too: convert rejects it with the reason, in the report
         rows.append(_resend(item_id, resend_blob, body, result=result, traceparent=traceparent,
                             corrupt=corrupt, problems=problems))
     return rows

@@ -119,6 +119,28 @@ def test_a_render_reserves_memory_for_its_embeddable_files_only():
     assert budget.used == 0 and budget.peak == 100
 
 
+def test_a_render_that_would_exceed_the_budget_waits_until_another_gives_its_share_back():
+    import threading
+
+    from shared.pipeline.memory_budget import MemoryBudget
+
+    budget = MemoryBudget(limit=100)
+    entered = threading.Event()
+
+    def second():
+        with budget.hold(60):
+            entered.set()
+
+    with budget.hold(60):
+        worker = threading.Thread(target=second)
+        worker.start()
+        assert not entered.wait(0.3), "60 + 60 > 100: the second render must wait"
+        with budget.hold(40):  # what is left still runs at once
+            assert budget.used == 100
+    worker.join(5)
+    assert entered.is_set() and budget.used == 0 and budget.peak == 100
+
+
 def test_an_item_nested_deeper_than_the_parser_allows_is_rejected_not_a_crash():
     from shared.domain.items import ItemRejected, parse_item
 
