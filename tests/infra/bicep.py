@@ -40,6 +40,13 @@ def variable(tree: dict, name: str):
     return tree["variables"][name]["value"]
 
 
+def body(resource: dict) -> dict:
+    """A resource's properties block (name, properties, ...), also for a conditional ``= if (...)`` one,
+    which pycep parses as {condition, config}."""
+    config = resource["config"]
+    return config["config"] if "condition" in config and "config" in config else config
+
+
 def is_identifier(value) -> bool:
     return isinstance(value, str) and bool(_IDENTIFIER.match(value))
 

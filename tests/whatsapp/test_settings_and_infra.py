@@ -49,7 +49,7 @@ def test_bicep_sets_the_whatsapp_settings_with_key_vault_references_to_the_secre
     deployed = {e["name"]: e["value"] for e in entries}
     assert set(deployed) == set(ALL) | {"WHATSAPP_GRAPH_BASE_URL", "WHATSAPP_MAX_BODY_BYTES"}
     assert set(deployed) <= settings_aliases()
-    created = {r["config"]["name"] for r in bicep.module("whatsapp")["resources"].values()
+    created = {bicep.body(r)["name"] for r in bicep.module("whatsapp")["resources"].values()
                if r["type"] == "Microsoft.KeyVault/vaults/secrets"}
     for name in ALL:
         assert deployed[name].startswith("@Microsoft.KeyVault(")
