@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import tempfile
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -34,7 +33,8 @@ from shared.domain.chat_export.parser import Entry, Problem, authors as chat_aut
 from shared.domain.items import ItemRejected, parse_item
 from shared.pipeline.convert import IMPORT_RAW_PREFIX
 from shared.pipeline.messages import ItemMessage, item_key
-from shared.pipeline.pull import SPOOL_BYTES, _inline  # the feed's spool size; a small raw item rides in its message
+from shared.pipeline import attachment_store
+from shared.pipeline.pull import _inline  # a small raw item rides in its message, as the feed's do
 
 log = logging.getLogger(__name__)
 MAX_PROBLEMS_LISTED = 1000
@@ -182,16 +182,15 @@ class _Files:
         return ref
 
     def _store(self, name: str, stream: BinaryIO) -> FileRef:
-        with stream, tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as sink:
+        with stream, attachment_store.spool() as sink:
             digest, size = hashlib.sha256(), 0
-            for chunk in iter(lambda: stream.read(1024 * 1024), b""):
+            for chunk in iter(lambda: stream.read(1024 * 1024), b""):  # hashed as it is copied: one pass
                 digest.update(chunk)
                 sink.write(chunk)
                 size += len(chunk)
             sha = digest.hexdigest()
             if not self.blobs.exists(names.ATTACHMENTS, sha):
-                sink.seek(0)
-                self.blobs.put(names.ATTACHMENTS, sha, sink, metadata={"size": str(size), "source": "chat_export"})
+                attachment_store.store(self.blobs, sha, sink, size=size, source="chat_export")
             contacts = []
             if name.lower().endswith(".vcf"):  # only a contact card is read back (its first MB: names and phones)
                 sink.seek(0)

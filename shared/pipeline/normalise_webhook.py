@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
@@ -37,7 +36,8 @@ from shared.domain.whatsapp import (CallEvent, MediaMismatch, MediaRef, complete
                                     normalise_payload, pair_calls)
 from shared.pipeline.messages import ItemMessage, item_key
 from shared.pipeline.ports import FeedError
-from shared.pipeline.pull import SPOOL_BYTES, _store_raw  # the pull's own raw-item store
+from shared.pipeline import attachment_store
+from shared.pipeline.pull import _store_raw  # the pull's own raw-item store
 from shared.pipeline.webhook_intake import WebhookMessage
 
 log = logging.getLogger(__name__)
@@ -196,21 +196,16 @@ def _fetch_media(ports: WhatsAppPorts, item: dict, ref: MediaRef, attempts: int 
         return complete_attachment(item, ref, sha256=ref.sha256, size=size), "reused"
     last = ""
     for _ in range(attempts):
-        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as sink:
+        with attachment_store.spool() as sink:
             size = ports.media.download(ref.media_id, sink, url=ref.url)
-            sink.seek(0)
-            digest = hashlib.sha256()
-            for chunk in iter(lambda: sink.read(1024 * 1024), b""):
-                digest.update(chunk)
+            sha256 = attachment_store.sha256_of(sink)
             try:
-                completed = complete_attachment(item, ref, sha256=digest.hexdigest(), size=size, content_type=ref.mime_type)
+                completed = complete_attachment(item, ref, sha256=sha256, size=size, content_type=ref.mime_type)
             except MediaMismatch:
-                last = f"got {size} bytes hashing to {digest.hexdigest()}"
+                last = f"got {size} bytes hashing to {sha256}"
                 continue
-            sink.seek(0)
-            ports.blobs.put(names.ATTACHMENTS, digest.hexdigest(), sink, content_type=ref.mime_type or "application/octet-stream",
-                            metadata={"attachment_id": ref.attachment_id[:256].encode("ascii", "replace").decode(),
-                                      "size": str(size)})
+            attachment_store.store(ports.blobs, sha256, sink, size=size, content_type=ref.mime_type,
+                                   attachment_id=ref.attachment_id)
             return completed, "fetched"
     raise MediaCorrupt(f"media {ref.media_id} of item {ref.item_id}: expected sha256 {ref.sha256}, {last} after "
                        f"{attempts} downloads; the record names it as unavailable")

@@ -28,7 +28,6 @@ import base64
 import hashlib
 import json
 import logging
-import tempfile
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -39,6 +38,7 @@ from azure.core.exceptions import HttpResponseError
 from shared import names
 from shared.domain.bounded import ID_CHARS, bounded, for_log
 from shared.domain.items import Attachment, ItemRejected, capture_day, parse_item
+from shared.pipeline import attachment_store
 from shared.pipeline.messages import INLINE_RAW_MAX, ItemMessage, item_key
 from shared.pipeline.ports import (
     AttachmentCorrupt,
@@ -52,7 +52,6 @@ from shared.pipeline.ports import (
 
 log = logging.getLogger(__name__)
 
-SPOOL_BYTES = 8 * 1024 * 1024  # attachments larger than this stream through a temp file
 MAX_ATTACHMENT_BYTES = 150 * 1024 * 1024  # the setting's default, in line with MAX_ITEM_BYTES
 RESENT_MARK = ".resent-"
 
@@ -98,7 +97,7 @@ def _fetch_attachment(feed: Feed, blobs, attachment: Attachment, attempts: int =
         return "reused"
     last = ""
     for _ in range(attempts):
-        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as sink:
+        with attachment_store.spool() as sink:
             try:
                 size = feed.download_attachment(attachment.id, sink, max_bytes=attachment.size)
             except AttachmentTooLarge:
@@ -107,16 +106,12 @@ def _fetch_attachment(feed: Feed, blobs, attachment: Attachment, attempts: int =
             if size != attachment.size:
                 last = f"got {size} bytes, {attachment.size} declared"
                 continue
-            sink.seek(0)
-            digest = hashlib.sha256()
-            for chunk in iter(lambda: sink.read(1024 * 1024), b""):
-                digest.update(chunk)
-            if digest.hexdigest() == attachment.sha256:
-                sink.seek(0)
-                blobs.put(names.ATTACHMENTS, attachment.sha256, sink, content_type=attachment.content_type or "application/octet-stream",
-                          metadata={"attachment_id": attachment.id[:256].encode("ascii", "replace").decode(), "size": str(size)})
+            sha256 = attachment_store.sha256_of(sink)
+            if sha256 == attachment.sha256:
+                attachment_store.store(blobs, sha256, sink, size=size, content_type=attachment.content_type,
+                                       attachment_id=attachment.id)
                 return "fetched"
-            last = f"got {size} bytes hashing to {digest.hexdigest()}"
+            last = f"got {size} bytes hashing to {sha256}"
     error = AttachmentSizeMismatch if last.endswith("declared") else AttachmentCorrupt
     raise error(
         f"expected sha256 {attachment.sha256} ({attachment.size} bytes), {last} "
