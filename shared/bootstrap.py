@@ -9,6 +9,7 @@ import json
 import logging
 import math
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from functools import cached_property, partial
 from pathlib import Path
@@ -187,7 +188,7 @@ class Archiver:
                     message, blobs=self.blobs, queues=self.queues, tracking=self.tracking, mapping=self.mapping,
                     directory=self.directory, region=self.settings.default_phone_region, options=self.render_options,
                     traceparent=telemetry.current_traceparent, stage=self.stage,
-                    deliver=self.deliver_now if self.deliver_at_convert else None,
+                    deliver=self.deliver_now if self.deliver_at_convert else None, pool=self.copy_pool,
                 )
             except Exception as exc:
                 final = dequeue_count >= self.max_dequeue_count
@@ -231,6 +232,11 @@ class Archiver:
     # copy that lands); a copy handed back goes to the deliveries queue. False: every copy is queued.
     deliver_at_convert = True
     _at_convert_lock = threading.Lock()
+
+    @cached_property
+    def copy_pool(self) -> ThreadPoolExecutor:
+        """Where the copies' first attempts run at convert (DELIVERY_WORKERS at once in this instance)."""
+        return ThreadPoolExecutor(max_workers=self.settings.delivery_workers, thread_name_prefix="copy")
 
     @cached_property
     def delivered_at_convert(self) -> dict[str, int]:
@@ -407,6 +413,9 @@ class Archiver:
         return normalise_webhook.upkeep(self.whatsapp_ports, min_age_seconds=min_age_seconds)
 
     def close(self) -> None:
+        pool = self.__dict__.pop("copy_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=True)
         for thing in (self._mailbox, self._directory, self._feed, self.__dict__.get("whatsapp_media"),
                       self.__dict__.get("slots")):
             close = getattr(thing, "close", None)

@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     graph_timeout_seconds: float = Field(default=100.0, gt=0, le=600, validation_alias="GRAPH_TIMEOUT_SECONDS")
     delivery_claim_seconds: int = Field(default=600, ge=5, le=3600, validation_alias="DELIVERY_CLAIM_SECONDS")
     max_item_bytes: int = Field(default=150 * MiB, ge=1 * MiB, le=150 * MiB, validation_alias="MAX_ITEM_BYTES")
+    # copies whose first attempt (made at convert) is in flight at once per instance: an item's copies go out
+    # side by side, and this bounds the Graph requests of all the items being converted together
+    delivery_workers: int = Field(default=8, ge=1, le=64, validation_alias="DELIVERY_WORKERS")
 
     # --- Mapping ----------------------------------------------------------------------------
     mapping_blob: str = Field(default="config/user-mapping.csv", validation_alias="MAPPING_BLOB")

@@ -10,12 +10,14 @@ it is staged for its conversation's transcript of its capture day (``shared.pipe
 from __future__ import annotations
 
 import base64
+import contextvars
 import json
 import logging
 import math
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import timedelta, timezone
 from typing import Callable
@@ -277,6 +279,7 @@ def convert_item(
     stage: Stage | None = None,
     raw: bytes | None = None,
     deliver: Deliver | None = None,
+    pool: Executor | None = None,
 ) -> ConvertOutcome:
     """``stage`` set (transcript mode): a mapped item is handed to it instead of rendered and fanned out.
     ``raw`` given (reprocess-unmapped, from the unmapped/ entry): used instead of reading raw/."""
@@ -330,7 +333,7 @@ def convert_item(
         small = eml if len(eml) <= INLINE_EML_MAX else None  # the stored bytes (with the pipeline's headers)
         del eml
     fan_out(item, item_mapping, record, message=message, mime_blob=mime_blob, eml=small, queues=queues,
-            tracking=tracking, traceparent=traceparent(), deliver=deliver)
+            tracking=tracking, traceparent=traceparent(), deliver=deliver, pool=pool)
     return ConvertOutcome("converted", copies=len(item_mapping.mailboxes))
 
 
@@ -349,11 +352,15 @@ class _Outcomes:
 
 
 def fan_out(item: Item, item_mapping: ItemMapping, record, *, message: ItemMessage, mime_blob: str, queues, tracking,
-            traceparent: str | None, deliver: Deliver | None = None, eml: bytes | None = None) -> None:
+            traceparent: str | None, deliver: Deliver | None = None, eml: bytes | None = None,
+            pool: Executor | None = None) -> None:
     """One delivery per mailbox copy. With ``deliver`` (the default in the app) each copy's first attempt
     happens right here: a copy that lands costs no queue message and no record read; a copy that is
     handed back (throttled, busy, failed) goes to the deliveries queue as before. Then the item row and
-    a row per copy with its outcome (or 'pending') are written in one tracking request. Without
+    a row per copy with its outcome (or 'pending') are written in one tracking request. With ``pool``
+    the copies' attempts run side by side on it (a group message's copies go to different mailboxes, so
+    one item no longer waits for its copies one after another) and the pool's size bounds the Graph
+    requests in flight at convert time, whatever the number of items being converted. Without
     ``deliver``, every copy is queued (the record rides in the message when small: ``eml``, the bytes
     stored in mime/, given when they are small enough)."""
     key = item_key(item.id)
@@ -366,28 +373,34 @@ def fan_out(item: Item, item_mapping: ItemMapping, record, *, message: ItemMessa
                                 item_class=record.item_class, partial=record.partial, report_date=message.report_date,
                                 source=by_mailbox.get(mailbox, ""), traceparent=traceparent, eml_b64=inline)
                 for mailbox in item_mapping.mailboxes]
-    copies, later = [], []
-    for m in messages:
+
+    def attempt(m: DeliveryMessage) -> tuple[dict, tuple[DeliveryMessage, float] | None]:
         row = dict(item_id=item.id, source=m.source, item_type=item.type)
-        if deliver is not None:
-            outcomes = _Outcomes()
-            try:
-                result = deliver(m, tracking=outcomes)
-            except Exception as exc:  # noqa: BLE001 - the queue retries this copy; the other copies go on
-                later.append((m, RETRY_AFTER_FAILED_ATTEMPT))
-                log.warning("first delivery attempt of a copy of %s failed (%s); the deliveries queue retries it",
-                            for_log(item.id), type(exc).__name__)
-                row.update(reason=f"first attempt failed: {type(exc).__name__}: {exc}"[:1000], stage="deliver")
-            else:
-                after = getattr(result, "after_seconds", None)
-                if after is not None:  # handed back: throttled, slot busy, claimed elsewhere
-                    later.append((m.model_copy(update={"requeues": m.requeues + 1}), after))
-                elif outcomes.outcome is not None:
-                    outcome, reason, fields = outcomes.outcome
-                    row.update(fields, outcome=outcome, reason=reason[:1000])
-        else:
-            later.append((m, 0))
-        copies.append((m.mailbox, row))
+        if deliver is None:
+            return row, (m, 0)
+        outcomes = _Outcomes()
+        try:
+            result = deliver(m, tracking=outcomes)
+        except Exception as exc:  # noqa: BLE001 - the queue retries this copy; the other copies go on
+            log.warning("first delivery attempt of a copy of %s failed (%s); the deliveries queue retries it",
+                        for_log(item.id), type(exc).__name__)
+            row.update(reason=f"first attempt failed: {type(exc).__name__}: {exc}"[:1000], stage="deliver")
+            return row, (m, RETRY_AFTER_FAILED_ATTEMPT)
+        after = getattr(result, "after_seconds", None)
+        if after is not None:  # handed back: throttled, slot busy, claimed elsewhere
+            return row, (m.model_copy(update={"requeues": m.requeues + 1}), after)
+        if outcomes.outcome is not None:
+            outcome, reason, fields = outcomes.outcome
+            row.update(fields, outcome=outcome, reason=reason[:1000])
+        return row, None
+
+    if pool is not None and deliver is not None:  # the copies go out together; Graph in flight stays <= the pool's size
+        futures = [pool.submit(contextvars.copy_context().run, attempt, m) for m in messages]  # spans follow the item
+        results = [f.result() for f in futures]
+    else:
+        results = [attempt(m) for m in messages]
+    copies = [(m.mailbox, row) for m, (row, _later) in zip(messages, results)]
+    later = [entry for _row, entry in results if entry is not None]
     tracking.item_with_copies(
         message.report_date, key,
         dict(item_id=message.item_id, stage="converted", item_type=item.type, copies=len(item_mapping.mailboxes),
