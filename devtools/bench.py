@@ -138,7 +138,8 @@ def bench_pipeline(scale: int, *, workers: int = 8, latency_ms: float = 120.0) -
     from shared.pipeline.messages import item_key
     from shared.pipeline.ports import ArchiveCopy
 
-    with start_world(scale=scale, overrides={"DELIVERY_CLAIM_SECONDS": "30"}) as world:
+    # the same Graph concurrency on both sides: ours delivers at most ``workers`` copies at once (DELIVERY_WORKERS)
+    with start_world(scale=scale, overrides={"DELIVERY_CLAIM_SECONDS": "30", "DELIVERY_WORKERS": str(workers)}) as world:
         world.graph.latency = latency_ms / 1000.0  # what a Graph round trip from Azure costs
         app = world.archiver()
         timings: dict = {}

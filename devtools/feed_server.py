@@ -45,6 +45,8 @@ Fault hooks (all thread-safe, all may be set before or during a run):
 - ``serve_raw_page(body, times=1, content_encoding=None)``: the next ``times`` item pages are
   answered 200 with these bytes as they are (a page nested too deep, a gzip bomb with
   ``content_encoding="gzip"``).
+- ``hold_pages_after(n)``: answer ``n`` more item pages, then hold later page requests until
+  ``release_pages()`` (a slow feed; ``pages_waiting()`` says whether one is held now).
 - ``reset_faults()``; ``requests``: a copy of the request log, one dict per request
   (``method``, ``path``, ``query``, ``status``, ``kind`` = items|attachment|other), no headers.
 """
@@ -136,6 +138,7 @@ class FeedServer:
         self.token = token
         self.port = port
         self._lock = threading.RLock()
+        self._holding = 0  # item page requests held by hold_pages_after right now
         self._attachments = dict(attachments)
         self._types = _attachment_types(items)
         # (captured_at, id, item), sorted: the order the contract serves them in
@@ -206,6 +209,10 @@ class FeedServer:
             self._faults: list[_Fault] = []
             self._resend_changes: dict[str, dict] = {}
             self._raw_pages: list[list] = []  # [body, remaining, content_encoding]
+            self._hold_after: int | None = None  # item pages answered before the rest wait for release_pages()
+            self._pages_served = 0
+            self._released = threading.Event()
+            self._released.set()
 
     def repeat_page(self, n: int) -> None:
         if n < 1:
@@ -250,6 +257,36 @@ class FeedServer:
                     entry[1] -= 1
                     return entry[0], entry[2]
         return None
+
+    def hold_pages_after(self, n: int) -> None:
+        """Answer ``n`` more item pages, then hold every later one until ``release_pages()`` (a slow feed)."""
+        with self._lock:
+            self._hold_after, self._pages_served = n, 0
+            self._released.clear()
+
+    def release_pages(self) -> None:
+        with self._lock:
+            self._hold_after = None
+            self._released.set()
+
+    def pages_waiting(self) -> bool:
+        """True while an item page request is held by ``hold_pages_after``."""
+        with self._lock:
+            return self._holding > 0
+
+    def _hold_if_asked(self) -> None:
+        with self._lock:
+            if self._hold_after is None:
+                return
+            self._pages_served += 1
+            if self._pages_served <= self._hold_after:
+                return
+            self._holding += 1
+        try:
+            self._released.wait(timeout=120)  # never hang a test for good
+        finally:
+            with self._lock:
+                self._holding -= 1
 
     def corrupt_attachment(self, attachment_id: str, times: int | None = 1) -> None:
         with self._lock:
@@ -434,6 +471,7 @@ class _Handler(BaseHTTPRequestHandler):
                               {"WWW-Authenticate": 'Bearer realm="capture-feed"'})
 
         if kind == "items":
+            self.feed._hold_if_asked()
             raw_page = self.feed.take_raw_page()
             if raw_page is not None:
                 return self._raw(entry, *raw_page)

@@ -155,20 +155,17 @@ def run_day_in_two_halves(world, app, *, workers: int = 8, counter: "StorageCoun
     import time
     from datetime import datetime, time as dtime, timezone
 
-    from shared.cli.run import CycleSummary, drain_all
+    from shared.cli.run import pull_and_drain
 
     noon = datetime.combine(world.day.day, dtime(12, 0), tzinfo=timezone.utc)
     wall, cpu = time.perf_counter(), time.process_time()
-    app.pull(now=lambda: noon)
-    first = drain_all(app, workers=workers, retry_delay_seconds=0.2, visibility_timeout=30)
+    _pulled, first = pull_and_drain(app, workers=workers, retry_delay_seconds=0.2, visibility_timeout=30, now=lambda: noon)
     if timings is not None:
         timings["cold"] = (time.perf_counter() - wall, time.process_time() - cpu, first.delivered)
     if counter is not None:
         counter.reset()
     wall, cpu = time.perf_counter(), time.process_time()
-    pulled = app.pull()
-    summary = CycleSummary(report_date=pulled.report_date, pulled=pulled.items)
-    drain_all(app, workers=workers, retry_delay_seconds=0.2, visibility_timeout=30, summary=summary)
+    _pulled, summary = pull_and_drain(app, workers=workers, retry_delay_seconds=0.2, visibility_timeout=30)
     if timings is not None:
         timings["warm"] = (time.perf_counter() - wall, time.process_time() - cpu, summary.delivered)
     return summary

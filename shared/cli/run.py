@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import sys
+import threading
 from dataclasses import dataclass, field
+from typing import Callable
 
 from shared import names
 from shared.bootstrap import Archiver
+from shared.pipeline.pull import PullResult
 from shared.pipeline.runner import DrainStats, drain
 
 
@@ -49,12 +52,15 @@ class CycleSummary:
 
 
 def drain_all(app: Archiver, *, workers: int = 4, retry_delay_seconds: float | None = None, max_idle_seconds: float = 600.0,
-              visibility_timeout: int = 300, progress=lambda _m: None, summary: CycleSummary | None = None) -> CycleSummary:
+              visibility_timeout: int = 300, progress=lambda _m: None, summary: CycleSummary | None = None,
+              producing: Callable[[], bool] = lambda: False) -> CycleSummary:
+    """Drain the items queue (``producing``: a pull still adding to it), then build transcripts, then drain the
+    deliveries queue."""
     summary = summary or CycleSummary(report_date="")
     delay = app.retry_delay_seconds if retry_delay_seconds is None else retry_delay_seconds
     common = dict(max_dequeue_count=app.max_dequeue_count, retry_delay_seconds=delay, max_idle_seconds=max_idle_seconds,
                   visibility_timeout=visibility_timeout, progress=progress)
-    items = drain(app.queues, names.ITEMS_QUEUE, app.on_item, workers=workers, **common)
+    items = drain(app.queues, names.ITEMS_QUEUE, app.on_item, workers=workers, producing=producing, **common)
     built = app.build_transcripts()  # transcript mode only: complete days' transcripts, queued for delivery
     if built is not None:
         summary.transcripts += built.transcripts
@@ -107,21 +113,46 @@ def drain_webhooks(app: Archiver, *, workers: int = 4, retry_delay_seconds: floa
     return stats
 
 
+def pull_and_drain(app: Archiver, *, workers: int = 4, retry_delay_seconds: float | None = None,
+                   visibility_timeout: int = 300, progress=lambda _m: None, now=None,
+                   summary: CycleSummary | None = None) -> tuple[PullResult, CycleSummary]:
+    """Pull and convert at the same time, as the Functions host does (the items trigger fires while the pull
+    timer still runs): each page's items are converted and delivered while the next page is fetched. A
+    failed pull still lets what it queued land, then raises."""
+    outcome: dict = {}
+
+    def pull_in_background() -> None:
+        try:
+            outcome["pulled"] = app.pull(progress=progress, now=now)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread, after the drain
+            outcome["error"] = exc
+
+    puller = threading.Thread(target=pull_in_background, name="pull", daemon=True)
+    puller.start()
+    summary = drain_all(app, workers=workers, retry_delay_seconds=retry_delay_seconds, visibility_timeout=visibility_timeout,
+                        progress=progress, summary=summary or CycleSummary(report_date=""), producing=puller.is_alive)
+    puller.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    pulled: PullResult = outcome["pulled"]
+    summary.report_date, summary.pulled = pulled.report_date, summary.pulled + pulled.items
+    summary.attachments_corrupt += pulled.attachments_corrupt
+    return pulled, summary
+
+
 def run_cycle(app: Archiver, *, workers: int = 4, retry_delay_seconds: float | None = None, write_report: bool = True,
               visibility_timeout: int = 300, progress=lambda m: print(m, file=sys.stderr, flush=True)) -> CycleSummary:
     app.ensure_storage()
     webhooks = drain_webhooks(app, workers=workers, retry_delay_seconds=retry_delay_seconds,
                               visibility_timeout=visibility_timeout, progress=progress)
-    progress("pull: asking the capture feed for new items")
-    pulled = app.pull(progress=progress)
-    summary = CycleSummary(report_date=pulled.report_date, pulled=pulled.items,
-                           attachments_corrupt=pulled.attachments_corrupt)
+    summary = CycleSummary(report_date="")
     summary.webhook_bodies, summary.feed_configured = webhooks.outcomes.get("normalised", 0), app.settings.feed_configured
     summary.failed, summary.poisoned = webhooks.poisoned, webhooks.poisoned  # a body that failed 5 times: webhooks-poison
     summary.queue_stats[names.WEBHOOKS_QUEUE] = webhooks
-    progress(f"pull: {pulled.items} items in {len(pulled.windows)} window(s); converting and delivering")
-    drain_all(app, workers=workers, retry_delay_seconds=retry_delay_seconds, visibility_timeout=visibility_timeout,
-              progress=progress, summary=summary)
+    progress("pull: asking the capture feed for new items; converting and delivering them as they arrive")
+    pulled, summary = pull_and_drain(app, workers=workers, retry_delay_seconds=retry_delay_seconds,
+                                     visibility_timeout=visibility_timeout, progress=progress, summary=summary)
+    progress(f"pull: {pulled.items} items in {len(pulled.windows)} window(s)")
     if write_report:
         report = app.report(pulled.report_date)
         progress(f"report written to {names.REPORTS}/{pulled.report_date}.json and .html")

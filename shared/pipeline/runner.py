@@ -44,8 +44,10 @@ def drain(
     max_idle_seconds: float = 600.0,
     stats: DrainStats | None = None,
     progress: Callable[[str], None] = lambda _m: None,
+    producing: Callable[[], bool] = lambda: False,
 ) -> DrainStats:
-    """Process ``queue`` until it is empty (messages delayed by throttling are waited for)."""
+    """Process ``queue`` until it is empty (messages delayed by throttling are waited for) and ``producing``
+    says no more are coming (the pull running beside the drain)."""
     stats = stats or DrainStats()
     idle_since: float | None = None
     last_progress = 0.0
@@ -92,6 +94,9 @@ def drain(
             if in_flight:
                 wait(in_flight)
                 in_flight = set()
+                continue
+            if producing():  # a producer (the pull) is still adding messages: ask again shortly
+                time.sleep(0.2)
                 continue
             if queues.depth(queue) == 0:
                 return stats

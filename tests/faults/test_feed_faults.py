@@ -57,3 +57,51 @@ def test_a_401_mid_run_fails_the_run_clearly_and_leaves_the_checkpoint_for_the_n
         summary = run_cycle(app, retry_delay_seconds=0.2, progress=quiet)
         assert_exact_and_reported(world, app, summary)
         app.close()
+
+
+def _archived(world) -> int:
+    return sum(len(world.graph.mailbox(u["address"]).get("WhatsApp Archiver", [])) for u in world.day.users)
+
+
+def test_items_land_while_the_feed_is_still_answering_later_pages(storage_connection):
+    """The run converts and delivers each page's items while the next page is fetched (as the Functions host
+    does), so a slow feed does not hold back what it already sent."""
+    import threading
+    import time
+
+    with start_world(storage_connection=storage_connection, overrides={**FAST, "FEED_PAGE_SIZE": "5"}) as world:
+        world.feed.hold_pages_after(2)
+        app = world.archiver()
+        result: dict = {}
+        runner = threading.Thread(target=lambda: result.update(summary=run_cycle(app, retry_delay_seconds=0.2,
+                                                                                    progress=quiet)))
+        runner.start()
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not (world.feed.pages_waiting() and _archived(world) > 0):
+                time.sleep(0.1)
+            assert world.feed.pages_waiting(), "the pull never asked for the third page"
+            landed_while_held = _archived(world)
+            assert landed_while_held > 0, "nothing landed while the feed held its third page"
+        finally:
+            world.feed.release_pages()
+            runner.join(timeout=300)
+        assert_exact_and_reported(world, app, result["summary"])
+        assert _archived(world) > landed_while_held
+        app.close()
+
+
+def test_a_pull_that_fails_midway_still_lands_what_it_had_queued_once(storage_connection):
+    overrides = {**FAST, "FEED_PAGE_SIZE": "5", "MAX_WINDOW_HOURS": "72"}
+    with start_world(storage_connection=storage_connection, overrides=overrides) as world:
+        world.feed.fail_auth_after(3)
+        app = world.archiver()
+        with pytest.raises(FeedAuthError):
+            run_cycle(app, retry_delay_seconds=0.2, progress=quiet)
+        first_run = _archived(world)
+        assert first_run > 0  # the pages fetched before the 401 were archived, not left waiting for a rerun
+        world.feed.fail_auth_after(None)
+        app = world.archiver()
+        summary = run_cycle(app, retry_delay_seconds=0.2, progress=quiet)
+        assert_exact_and_reported(world, app, summary)  # each copy once: the rerun skips what landed
+        app.close()
