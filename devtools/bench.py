@@ -2,6 +2,7 @@
 
     .venv/bin/python -m devtools.bench              all three
     .venv/bin/python -m devtools.bench render       record rendering only (no servers)
+    .venv/bin/python -m devtools.bench parse        reading records back for the Graph create (no servers)
     .venv/bin/python -m devtools.bench pipeline     end-to-end copies/s on Azurite + local Graph (120 ms), vs naive
     .venv/bin/python -m devtools.bench storage      storage requests per copy in steady state, by purpose
     .venv/bin/python -m devtools.bench faults       a day under the realistic Graph fault mix vs the same day clean
@@ -14,6 +15,10 @@
    A second baseline: the stdlib (EmailMessage) building the same MIME structure from the
    record's own parts (its headers, text, HTML and files, prepared outside the timing).
    Times are CPU time (process_time), so other load on the machine barely moves them.
+   parse: median microseconds per record to read the day's rendered records back into what a
+   Graph create needs (``shared.adapters.graph.record.parse_record``), against the reference
+   reader in the same run (tests/graph/record_reference.py: the same code with every header
+   through the stdlib's ``policy.default`` HeaderRegistry), with how many records read the same.
 2. pipeline: copies per second through pull -> convert -> deliver on Azurite and the local Graph
    server (every Graph request delayed by --latency-ms, 120 by default: what Azure sees), against a
    naive threaded archiver: the same copies created straight through the adapter by as many
@@ -93,6 +98,37 @@ def bench_render(scale: int, repeats: int) -> None:
     same_us = _median_us(_stdlib_same_structure, structures, repeats)
     print(f"  stdlib, same MIME {same_us:9.1f} us/item   (EmailMessage: the record's headers, text, HTML, files)")
     print(f"  ratio             {ours_us / same_us:9.2f} x   (issue 14 target: <= 1.5 x, or <= 2 ms per record)")
+
+
+def _day_records(scale: int) -> list[bytes]:
+    """The bench day's items rendered to .eml, as the delivery step reads them."""
+    day = generate_day((datetime.now(timezone.utc) - timedelta(days=1)).date(), scale=scale)
+    source = _DayAttachments(day.attachments)
+    options = RenderOptions()
+    emls = []
+    for raw in day.items:
+        try:
+            item = parse_item(raw)
+        except ItemRejected:
+            continue
+        emls.append(render_record(item, mailbox_of=lambda _p: None, attachments=source, options=options).eml)
+    return emls
+
+
+def bench_parse(scale: int, repeats: int) -> None:
+    from shared.adapters.graph.record import parse_record
+    from tests.graph.record_reference import parse_record_reference
+
+    emls = _day_records(scale)
+    same = sum(1 for eml in emls if parse_record(eml) == parse_record_reference(eml))
+    ours_us = _median_us(parse_record, emls, repeats)
+    base_us = _median_us(parse_record_reference, emls, repeats)
+    sizes = sorted(len(e) for e in emls)
+    print(f"parse: {len(emls)} records (scale {scale}, median {sizes[len(sizes) // 2]} B), median of {repeats} runs")
+    print(f"  parse_record          {ours_us:9.1f} us/record   ({1e6 / ours_us:8.0f} records/s per core)")
+    print(f"  reference (default)   {base_us:9.1f} us/record   (baseline: every header through HeaderRegistry)")
+    print(f"  ratio                 {ours_us / base_us:9.2f} x")
+    print(f"  same Record           {same} of {len(emls)}")
 
 
 def _same_structure(eml: bytes) -> tuple:
@@ -312,9 +348,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("which", nargs="?", default="all",
-                        choices=["all", "render", "pipeline", "memory", "storage", "faults", "chat-export", "webhook"])
+                        choices=["all", "render", "parse", "pipeline", "memory", "storage", "faults", "chat-export", "webhook"])
     parser.add_argument("--scale", type=int, default=4, help="sample-day scale for render and pipeline (default 4)")
-    parser.add_argument("--repeats", type=int, default=7, help="render runs; the median is quoted (default 7)")
+    parser.add_argument("--repeats", type=int, default=7, help="render and parse runs; the median is quoted (default 7)")
     parser.add_argument("--big", type=int, default=8, help="the larger day's scale for the memory figure (default 8)")
     parser.add_argument("--messages", type=int, default=40_000, help="chat-export: messages in the export (default 40000)")
     parser.add_argument("--posts", type=int, default=100, help="webhook POSTs for the webhook figure (default 100)")
@@ -323,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.which in ("all", "render"):
         bench_render(args.scale, args.repeats)
+    if args.which in ("all", "parse"):
+        bench_parse(args.scale, args.repeats)
     if args.which in ("all", "pipeline"):
         bench_pipeline(args.scale, workers=args.workers, latency_ms=args.latency_ms)
     if args.which in ("all", "storage"):
