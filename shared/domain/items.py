@@ -82,7 +82,8 @@ class Participant(_Model):
     email: StrictStr | None = None
     user_id: StrictStr | None = None
     # Chat-export imports only: the admin named this participant's ``email`` as the exporting
-    # employee with ``--owner``. Honoured only for items the import stored (see mapping_rule).
+    # employee with ``--owner``. Honoured only for items the import stored (see mapping_rule and
+    # as_entered: a feed's own flag of that name is cleared before mapping and rendering).
     owner_verified: bool | None = None
 
     @field_validator("owner_verified", mode="before")
@@ -160,9 +161,10 @@ class Item(_Model):
     call: Call | None = None
     event: Event | None = None
     # Additive (not in feed contract v1): where the item came from, and how it was read
-    # (chat exports: platform, date order, time zone assumed, markers). Shown in the record.
-    # Values: feed, whatsapp_cloud_api, chat_export. Lenient: a provider's own fields of these names
-    # (other values, other shapes) are dropped, never a reason to reject an item.
+    # (chat exports: platform, date order, time zone assumed, markers). Shown in the record, but
+    # only as as_entered leaves them: ``source`` is the entry point's word, never the item's, and a
+    # feed item's ``provenance`` is dropped. Values: feed, whatsapp_cloud_api, chat_export. Lenient:
+    # a provider's own fields of these names (other values, other shapes) never reject an item.
     source: str | None = None
     provenance: dict[str, str] | None = None
 
@@ -205,6 +207,34 @@ class Item(_Model):
         if self.call and self.call.recording:
             files.append(self.call.recording)
         return files
+
+
+FEED, WHATSAPP_CLOUD_API, CHAT_EXPORT = "feed", "whatsapp_cloud_api", "chat_export"
+ENTRY_POINTS = (FEED, WHATSAPP_CLOUD_API, CHAT_EXPORT)
+OWN_ENTRY_POINTS = frozenset({WHATSAPP_CLOUD_API, CHAT_EXPORT})  # items our own code builds, provenance and all
+
+
+def as_entered(item: Item, source: str, *, trust_owner: bool) -> Item:
+    """The item a record shows: where it came from is the entry point's word, never the item's.
+
+    ``source`` is the entry point that stored the item (feed, whatsapp_cloud_api, chat_export),
+    as the pipeline knows it; whatever ``source`` the raw item claims is replaced. ``provenance``
+    is kept only for the entry points whose items our own code builds; a feed item's is dropped
+    (the raw item in storage keeps it: the evidence is unchanged). ``owner_verified`` is cleared on
+    every participant unless ``trust_owner`` (an item the chat-export import stored itself).
+    """
+    if source not in ENTRY_POINTS:
+        raise ValueError(f"unknown entry point {source!r}")
+    update: dict = {"source": source, "provenance": item.provenance if source in OWN_ENTRY_POINTS else None}
+    if not trust_owner:
+        def plain(p: Participant) -> Participant:
+            return p.model_copy(update={"owner_verified": None}) if p.owner_verified is not None else p
+
+        update["sender"] = plain(item.sender)
+        update["recipients"] = [plain(p) for p in item.recipients]
+        if item.call is not None and item.call.participants:
+            update["call"] = item.call.model_copy(update={"participants": [plain(p) for p in item.call.participants]})
+    return item.model_copy(update=update)
 
 
 class ItemRejected(ValueError):

@@ -30,7 +30,7 @@ from shared.domain.chat_export.build import Context, FileRef, build_item, read_c
 from shared.domain.chat_export.header import DateOrder
 from shared.domain.chat_export.ids import EntryIds
 from shared.domain.chat_export.parser import Entry, Problem, authors as chat_authors, parse, scan
-from shared.domain.items import ItemRejected, parse_item
+from shared.domain.items import CHAT_EXPORT, ItemRejected, parse_item
 from shared.pipeline.convert import IMPORT_RAW_PREFIX
 from shared.pipeline.messages import ItemMessage, item_key
 from shared.pipeline import attachment_store
@@ -332,7 +332,7 @@ def _store(entry: Entry, ctx: Context, item_id: str, where: str, *, files, blobs
     fields = dict(item_id=item_id, stage="pulled", run_id=report.run_id, item_type=item["type"],
                   raw_blob=raw_blob)  # the evidence manifest hashes the item as stored from here
     message = ItemMessage(item_id=item_id, raw_blob=raw_blob, report_date=report.report_date, run_id=report.run_id,
-                          traceparent=traceparent(), raw_b64=_inline(body) if new else None)
+                          traceparent=traceparent(), raw_b64=_inline(body) if new else None, source=CHAT_EXPORT)
     pending.append((key, fields, message))
     if len(pending) >= TRACKING_BATCH:
         _flush(pending, tracking=tracking, queues=queues, report=report)

@@ -24,7 +24,8 @@ from typing import Callable
 
 from shared import names
 from shared.domain.bounded import for_log
-from shared.domain.items import Attachment, Item, ItemRejected, capture_day, parse_item
+from shared.domain.items import (CHAT_EXPORT, ENTRY_POINTS, FEED, Attachment, Item, ItemRejected, as_entered, capture_day,
+                                 parse_item)
 from shared.domain.mapping_file import MappingFile, parse_mapping_csv
 from shared.domain.mapping_rule import (
     TRUST_EMAIL_PROPERTY,
@@ -249,6 +250,21 @@ def participant_labels(item: Item, region: str) -> list[str]:
 IMPORT_RAW_PREFIX = "imports/"  # raw blobs only `import-export` writes (pull writes raw/{YYYY-MM-DD}/...)
 
 
+def entry_point(source: str | None, raw_blob: str) -> tuple[str, bool]:
+    """Where an item came from, and whether its ``owner_verified`` is honoured, from what our own code
+    wrote (the queue message's ``source``, the raw blob's path), never from the item.
+
+    A message queued before messages carried ``source`` is judged by its raw blob: under imports/
+    (only the import writes there) it is chat_export, anything else is feed (a webhook item then
+    shows as feed: it loses nothing but its name). The owner named at import is trusted only on a
+    chat_export item the import stored under imports/: a feed cannot write there.
+    """
+    under_imports = raw_blob.startswith(IMPORT_RAW_PREFIX)
+    if source not in ENTRY_POINTS:
+        source = CHAT_EXPORT if under_imports else FEED
+    return source, source == CHAT_EXPORT and under_imports
+
+
 def map_participants(item: Item, *, mapping: MappingFile, directory: Directory, region: str,
                      policy: EmailPolicy = TRUST_EMAIL_PROPERTY, trust_owner: bool = False) -> ItemMapping:
     valid = {address: directory.lookup(address) for address in sorted(addresses_to_check(item, mapping, region, policy))}
@@ -301,11 +317,14 @@ def convert_item(
         log.warning("item %s rejected: %s", for_log(message.item_id), for_log(exc.reason, 300))
         return ConvertOutcome("rejected", reason=exc.reason)
 
-    # The owner named by the admin at import is trusted only on items the import itself stored:
-    # a feed cannot write under raw/imports/, so it cannot claim owner_verified.
+    # Where the item came from is the entry point's word: the feed cannot forge a source, provenance
+    # or owner_verified into a record. The owner named by the admin at import is trusted only on
+    # items the import itself stored: a feed cannot write under raw/imports/.
+    source, trust_owner = entry_point(message.source, message.raw_blob)
+    item = as_entered(item, source, trust_owner=trust_owner)
     item_mapping = map_participants(item, mapping=mapping.get(), directory=directory, region=region,
                                     policy=getattr(mapping, "email_policy", TRUST_EMAIL_PROPERTY),
-                                    trust_owner=message.raw_blob.startswith(IMPORT_RAW_PREFIX))
+                                    trust_owner=trust_owner)
     if item_mapping.unmapped:
         people = participant_labels(item, region)
         reasons = sorted({pm.reason for pm in item_mapping.participants if pm.reason})
@@ -313,7 +332,7 @@ def convert_item(
         blobs.put(names.UNMAPPED, f"{message.report_date}/{key}.json",
                   json.dumps({"item_id": message.item_id, "raw_blob": message.raw_blob, "report_date": message.report_date,
                               "run_id": message.run_id, "participants": people, "reasons": reasons,
-                              "resent_of": message.resent_of, "raw": json.loads(raw)},
+                              "resent_of": message.resent_of, "source": source, "raw": json.loads(raw)},
                              ensure_ascii=False, indent=2).encode("utf-8", "surrogatepass"), content_type="application/json")
         tracking.item(message.report_date, key, item_id=message.item_id, stage="unmapped", item_type=item.type,
                       participants=", ".join(people)[:2000], reason="; ".join(reasons)[:1000])

@@ -23,6 +23,7 @@ from typing import Callable, ContextManager, Protocol
 from shared import names
 from shared.domain import evidence as ev
 from shared.domain.items import ItemRejected, capture_day, parse_item
+from shared.pipeline.convert import entry_point
 from shared.pipeline.ports import CopyLookup, MailboxError
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ class ItemFact:
     stage: str
     raw_blob: str | None  # path inside raw/
     corrupt_attachments: tuple[str, ...] = ()
+    source: str | None = None  # the entry point, when its tracking row names it (the webhook's does)
 
 
 @dataclass(frozen=True)
@@ -101,13 +103,15 @@ def build_entries(facts: DayFacts, *, blobs, hasher: BlobHasher) -> list[ev.Item
         raw_bytes = blobs.get_if_exists(names.RAW, fact.raw_blob) if fact.raw_blob else None
         raw = ev.BlobHash(f"{names.RAW}/{fact.raw_blob}", ev.sha256_hex(raw_bytes) if raw_bytes is not None else None) \
             if fact.raw_blob else None
-        item, source = None, "feed"
+        # where the item came from is what our own code recorded (the tracking row, the raw blob's path),
+        # never the item's own 'source' field: the feed could name itself chat_export
+        source = entry_point(fact.source, fact.raw_blob)[0] if fact.raw_blob else "feed"
+        item = None
         if raw_bytes is not None:
             try:
                 item = parse_item(raw_bytes)
             except ItemRejected:
                 item = None
-            source = _source(raw_bytes, item)
         attachments, records = [], []
         if item is not None:
             for a in item.all_attachments:
@@ -126,20 +130,6 @@ def build_entries(facts: DayFacts, *, blobs, hasher: BlobHasher) -> list[ev.Item
         entries.append(ev.ItemEntry(item_id=copy_ids[key], source="transcript", stage="transcript",
                                     copies=tuple(sorted(rest, key=lambda c: c.mailbox))))
     return entries
-
-
-def _source(raw_bytes: bytes, item) -> str:
-    value = getattr(item, "source", None)
-    if isinstance(value, str) and value:
-        return value
-    try:
-        import json
-
-        data = json.loads(raw_bytes)
-    except ValueError:
-        return "feed"
-    value = data.get("source") if isinstance(data, dict) else None
-    return value if isinstance(value, str) and value else "feed"
 
 
 # --------------------------------------------------------------------------- write

@@ -34,6 +34,10 @@ class ItemMessage(_Msg):
     traceparent: str | None = None
     resent_of: str | None = None  # a changed re-send: the id of the first item, which this one is linked to
     raw_b64: str | None = None  # the raw item itself when small (INLINE_RAW_MAX): no raw/ read to convert it
+    # The entry point that stored and queued the item: feed | whatsapp_cloud_api | chat_export. Only our
+    # code writes this queue, so this (never the item's own 'source') says where the item came from.
+    # None: queued before it existed; convert judges by raw_blob (imports/ -> chat_export, else feed).
+    source: str | None = None
 
 
 INLINE_RAW_MAX = 32 * 1024  # raw item bytes carried in its items message (the blob in raw/ is written all the same)

@@ -30,7 +30,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from shared import names
-from shared.domain.items import ItemRejected, capture_day, parse_item
+from shared.domain.items import WHATSAPP_CLOUD_API, ItemRejected, capture_day, parse_item
 from shared.domain.masking import mask_number
 from shared.domain.whatsapp import (CallEvent, MediaMismatch, MediaRef, complete_attachment, mark_media_unavailable,
                                     normalise_payload, pair_calls)
@@ -43,7 +43,7 @@ from shared.pipeline.webhook_intake import WebhookMessage
 log = logging.getLogger(__name__)
 
 RUN_ID = "whatsapp-webhook"  # the run id of items that came by webhook (tracking rows, item messages)
-SOURCE = "whatsapp_cloud_api"
+SOURCE = WHATSAPP_CLOUD_API
 CALL_CLOSE_AFTER = timedelta(hours=4)  # a connect with no terminate after this is archived as it stands
 SWEEP_DAYS = 30  # how far back the sweep looks for bodies never normalised (queue messages expire after 7 days)
 
@@ -255,7 +255,8 @@ def _queue_item(item: dict, refs: list[MediaRef], ports: WhatsAppPorts, *, repor
                         item_type=parsed.type if parsed else "", corrupt_attachments=",".join(unavailable) or None,
                         raw_blob=raw_blob)  # the evidence manifest hashes the item as stored from here
     ports.queues.send(names.ITEMS_QUEUE, ItemMessage(item_id=item_id, raw_blob=raw_blob, report_date=report_date,
-                                                     run_id=RUN_ID, traceparent=ports.traceparent()).model_dump())
+                                                     run_id=RUN_ID, traceparent=ports.traceparent(),
+                                                     source=SOURCE).model_dump())
     ports.state.item_queued(key, report_date)
     out.items += 1
 

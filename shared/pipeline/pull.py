@@ -37,7 +37,7 @@ from azure.core.exceptions import HttpResponseError
 
 from shared import names
 from shared.domain.bounded import ID_CHARS, bounded, for_log
-from shared.domain.items import Attachment, ItemRejected, capture_day, parse_item
+from shared.domain.items import FEED, Attachment, ItemRejected, capture_day, parse_item
 from shared.pipeline import attachment_store
 from shared.pipeline.messages import INLINE_RAW_MAX, ItemMessage, item_key
 from shared.pipeline.ports import (
@@ -297,7 +297,7 @@ def _pull_one(raw, *, feed, blobs, result: PullResult, window_day: str, tracepar
                   attachment_problems=("; ".join(problems) or None) if own else None,
                   raw_blob=raw_blob)  # the evidence manifest hashes the item as received from here
     message = ItemMessage(item_id=item_id, raw_blob=raw_blob, report_date=result.report_date, run_id=result.run_id,
-                          traceparent=traceparent, raw_b64=_inline(body) if own else None)
+                          traceparent=traceparent, raw_b64=_inline(body) if own else None, source=FEED)
     result.items += 1
     rows = [(key, fields, message)]
     if resend_blob is not None:  # an invalid re-send too: convert rejects it with the reason, in the report
@@ -315,7 +315,7 @@ def _resend(item_id: str, resend_blob: str, body: bytes, *, result: PullResult, 
                   corrupt_attachments=",".join(corrupt) or None, attachment_problems="; ".join(problems) or None,
                   raw_blob=resend_blob)
     message = ItemMessage(item_id=new_id, raw_blob=resend_blob, report_date=result.report_date, run_id=result.run_id,
-                          traceparent=traceparent, resent_of=item_id, raw_b64=_inline(body))
+                          traceparent=traceparent, resent_of=item_id, raw_b64=_inline(body), source=FEED)
     result.resent_changed += 1
     result.items += 1
     log.warning("item %s was re-sent by the source with different content: archived as its own record %s, "

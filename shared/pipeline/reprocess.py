@@ -44,7 +44,8 @@ def reprocess_unmapped(*, blobs, queues, tracking, mapping, directory, region: s
         try:
             kept = json.loads(blobs.get(names.UNMAPPED, name))
             message = ItemMessage(item_id=kept["item_id"], raw_blob=kept["raw_blob"], report_date=kept["report_date"],
-                                  run_id=kept.get("run_id", "reprocess"), resent_of=kept.get("resent_of"))
+                                  run_id=kept.get("run_id", "reprocess"), resent_of=kept.get("resent_of"),
+                                  source=kept.get("source"))  # an older entry has none: judged by raw_blob
             raw = json.dumps(kept["raw"], ensure_ascii=False).encode("utf-8", "surrogatepass") if "raw" in kept else None
             outcome = convert_item(message, blobs=blobs, queues=queues, tracking=tracking, mapping=mapping,
                                    directory=directory, region=region, options=options, traceparent=traceparent,

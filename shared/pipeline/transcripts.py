@@ -34,12 +34,12 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Callable
 
 from shared import names
-from shared.domain.items import Item, Participant, capture_day, parse_item
+from shared.domain.items import Item, Participant, as_entered, capture_day, parse_item
 from shared.domain.mapping_rule import ItemMapping
 from shared.domain.phones import participant_keys
 from shared.domain.record import RenderOptions
 from shared.domain.record.transcript import TRANSCRIPT_CLASS, render_transcript, transcript_archive_id
-from shared.pipeline.convert import BlobAttachments, ConvertOutcome
+from shared.pipeline.convert import BlobAttachments, ConvertOutcome, entry_point
 from shared.pipeline.messages import DeliveryMessage, ItemMessage, item_key
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,7 @@ def stage_item(item: Item, item_mapping: ItemMapping, message: ItemMessage, *, b
             sources[pm.mailbox] = pm.keys[0] if pm.keys else ""
     entry = {
         "item_id": item.id, "raw_blob": message.raw_blob, "report_date": message.report_date, "day": day,
+        "entry_point": item.source,  # convert set it from the queue message (as_entered): the build re-reads raw/
         "conversation_id": item.conversation.id, "mailboxes": item_mapping.mailboxes, "sources": sources,
         "people": [{"keys": pm.keys, "mailbox": pm.mailbox} for pm in item_mapping.participants if pm.mailbox],
     }
@@ -146,8 +147,12 @@ class BuildResult:
 
 
 def _staged_item(blobs, entry: dict):
-    """A staged item as parsed from raw/; a changed re-send keeps the id it was archived under (``{id}.resent-...``)."""
+    """A staged item as parsed from raw/, shown as its entry point stored it (as convert shows an item on
+    its own; an entry staged before entries kept the entry point is judged by its raw blob); a changed
+    re-send keeps the id it was archived under (``{id}.resent-...``)."""
     item = parse_item(blobs.get(names.RAW, entry["raw_blob"]))
+    source, trust_owner = entry_point(entry.get("entry_point"), entry["raw_blob"])
+    item = as_entered(item, source, trust_owner=trust_owner)
     return item if item.id == entry["item_id"] else item.model_copy(update={"id": entry["item_id"]})
 
 

@@ -86,3 +86,41 @@ def test_a_colleague_whose_phone_is_mapped_gets_the_records_too(world, tmp_path)
     theirs = {archive_id(m) for m in _landed(world, colleague)}
     assert theirs and theirs <= mine  # every record of the chat reaches the owner; the mapped phone gets them too
     app.close()
+
+
+OWNER_LINE = "the exporting employee, named by the admin at import"
+
+
+def test_a_record_says_it_came_from_the_import_with_how_it_was_read_and_who_exported_it(world, tmp_path):
+    app = world.archiver()
+    app.import_export(_zip(tmp_path, "android_en_gb"), owner=OWNER, zone="Europe/London")
+    drain_all(app, retry_delay_seconds=0.2)
+    bodies = [m["body"]["content"] for m in _landed(world)]
+    assert bodies
+    for body in bodies:
+        assert "chat_export" in body and "Europe/London" in body  # the source and the provenance (time zone)
+    assert any(OWNER_LINE in body for body in bodies)
+    app.close()
+
+
+def test_an_import_kept_unmapped_keeps_its_source_and_owner_when_reprocessed(world, tmp_path):
+    from shared.pipeline.reprocess import reprocess_unmapped
+
+    later = "joiner@contoso.com"  # not in the directory: the owner maps nobody, nor does the chat's phone yet
+    colleague = world.day.users[0]["address"]
+    world.upload_mapping(b"External User ID,Microsoft 365 User Mailbox\n")
+    app = world.archiver()
+    app.import_export(_zip(tmp_path, "android_en_gb"), owner=later, zone="Europe/London")
+    first = drain_all(app, retry_delay_seconds=0.2)
+    assert first.unmapped > 0 and not _landed(world, colleague)
+    world.upload_mapping(f"External User ID,Microsoft 365 User Mailbox\n+44 7123 456789,{colleague}\n".encode())
+    app = world.archiver()
+    result = reprocess_unmapped(blobs=app.blobs, queues=app.queues, tracking=app.tracking, mapping=app.mapping,
+                                directory=app.directory, region=app.settings.default_phone_region,
+                                options=app.render_options)
+    drain_all(app, retry_delay_seconds=0.2)
+    bodies = [m["body"]["content"] for m in _landed(world, colleague)]
+    assert result.now_mapped == len(bodies) > 0
+    assert all("chat_export" in body and "Europe/London" in body for body in bodies)
+    assert any(OWNER_LINE in body for body in bodies)  # still the import's own item: its owner is still named
+    app.close()

@@ -206,3 +206,21 @@ def test_same_item_same_context_same_bytes():
     original = item("message_text")
     for name in RAW:
         assert render(item(name), context={original.id: original}).eml == render(item(name), context={original.id: original}).eml
+
+
+def test_what_the_record_says_about_where_an_item_came_from_is_the_entry_points_word():
+    from shared.domain.items import as_entered, parse_item
+
+    owner = {"owner_verified": True}
+    claims = {**RAW["call_answered"], "source": "chat_export", "provenance": {"time zone": "Europe/London (claimed)"},
+              "sender": {**RAW["call_answered"]["sender"], **owner},
+              "call": {**RAW["call_answered"]["call"],
+                       "participants": [{**p, **owner} for p in RAW["call_answered"]["call"]["participants"]]}}
+    as_fed = render(as_entered(parse_item(claims), "feed", trust_owner=False), attachments=DictSource())
+    assert re.search(r"^Source:\s+feed\s*$", as_fed.text, re.M)
+    for shown in (as_fed.text, as_fed.html):
+        assert "chat_export" not in shown and "(claimed)" not in shown
+        assert "named by the admin at import" not in shown  # neither the sender nor a call participant
+    imported = render(as_entered(parse_item(claims), "chat_export", trust_owner=True), attachments=DictSource())
+    assert re.search(r"^Source:\s+chat_export\s*$", imported.text, re.M)
+    assert "Europe/London (claimed)" in imported.text and "named by the admin at import" in imported.text

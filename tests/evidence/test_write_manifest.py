@@ -163,3 +163,17 @@ def test_a_rebuild_reads_each_manifest_once(stores):
     assert later.written and later.name == "2026-11-26.s1.jsonl"
     assert reads == [first.name, first.name]
     assert ev.parse_manifest(store.read(later.name)).header.previous.name == first.name
+
+
+def test_the_manifest_names_the_entry_point_that_stored_an_item_never_the_items_own_claim(stores):
+    blobs, _store = stores
+    forged = json.dumps({**ITEM, "id": "item-2", "source": "chat_export"}).encode()  # the feed calling itself an import
+    blobs.put(names.RAW, "2026-11-25/item-2.json", forged)
+    blobs.put(names.RAW, "imports/chat-1/item-3.json", json.dumps({**ITEM, "id": "item-3", "source": "chat_export"}).encode())
+    blobs.put(names.RAW, "2026-11-25/item-4.json", json.dumps({**ITEM, "id": "item-4"}).encode())
+    day = DayFacts(items=[ItemFact("item-2", "item-2", "converted", "2026-11-25/item-2.json"),
+                          ItemFact("item-3", "item-3", "converted", "imports/chat-1/item-3.json"),
+                          ItemFact("item-4", "item-4", "converted", "2026-11-25/item-4.json", source="whatsapp_cloud_api")])
+    manifest = ev.parse_manifest(stores[1].read(write(stores, day).name))
+    assert {e.item_id: e.source for e in manifest.entries} == {
+        "item-2": "feed", "item-3": "chat_export", "item-4": "whatsapp_cloud_api"}

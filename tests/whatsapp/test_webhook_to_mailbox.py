@@ -137,3 +137,24 @@ def test_a_call_left_open_is_archived_by_the_upkeep_and_its_late_end_becomes_a_r
     assert len(landed["wacid.CALL2#unfinished"]) == 1  # the first record stays as it was
     (ended,) = landed["wacid.CALL2"]
     assert "COMPLETED" in ended["body"]["content"] and ended["itemClass"].endswith(".Call")
+
+
+def test_a_webhook_record_says_it_came_from_the_cloud_api_also_after_waiting_unmapped(wa_world, webhook):
+    from devtools.whatsapp_world import BUSINESS_NUMBER
+    from shared.cli.run import drain_all
+    from shared.pipeline.reprocess import reprocess_unmapped
+
+    app, _url, post = webhook
+    header = b"External User ID,Microsoft 365 User Mailbox\n"
+    wa_world.upload_mapping(header)  # the business number's row is missing: the item waits under unmapped/
+    assert post(fixture("text")).status_code == 200
+    first = run_cycle(app, retry_delay_seconds=0.2, progress=quiet)
+    assert first.unmapped > 0 and not records(wa_world)
+    wa_world.upload_mapping(header + f"{BUSINESS_NUMBER},{wa_world.side.mailbox}\n".encode())
+    result = reprocess_unmapped(blobs=app.blobs, queues=app.queues, tracking=app.tracking, mapping=app.mapping,
+                                directory=app.directory, region=app.settings.default_phone_region,
+                                options=app.render_options)
+    drain_all(app, retry_delay_seconds=0.2)
+    bodies = [m["body"]["content"] for m in records(wa_world)]
+    assert result.now_mapped == first.unmapped == len(bodies)
+    assert all("whatsapp_cloud_api" in body for body in bodies)  # the entry point, kept in the unmapped/ entry

@@ -117,7 +117,8 @@ def read_day(tracking: Tracking, ledger: Ledger, day: str) -> DayFacts:
         if rk.startswith("item|"):
             corrupt = tuple(a for a in (row.get("corrupt_attachments") or "").split(",") if a)
             items.append(ItemFact(item_key=rk[len("item|"):], item_id=row.get("item_id", ""), stage=row.get("stage", "pulled"),
-                                  raw_blob=row.get("raw_blob") or None, corrupt_attachments=corrupt))
+                                  raw_blob=row.get("raw_blob") or None, corrupt_attachments=corrupt,
+                                  source=row.get("source") or None))
         elif rk.startswith("copy|"):
             key = rk.split("|")[1]
             mailbox = row.get("mailbox", "")
