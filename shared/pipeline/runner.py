@@ -19,6 +19,7 @@ from shared import names
 log = logging.getLogger(__name__)
 
 Handler = Callable[[bytes, int], str]
+PRODUCER_PACE = 0.25  # seconds between receives while a producer still adds messages (each receive is a request)
 
 
 @dataclass
@@ -76,12 +77,22 @@ def drain(
     # finished message).
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"drain-{queue}") as pool:
         in_flight: set = set()
+        last_receive = float("-inf")
         while True:
             if len(in_flight) > workers:
                 _done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
                 continue
+            if producing():  # the pull still adds messages one by one: ask at most every PRODUCER_PACE seconds
+                pause = last_receive + PRODUCER_PACE - time.monotonic()
+                if pause > 0:
+                    if in_flight:
+                        _done, in_flight = wait(in_flight, timeout=pause, return_when=FIRST_COMPLETED)
+                    else:
+                        time.sleep(pause)
+                    continue
             room = 2 * workers - len(in_flight)
             batch = queues.receive(queue, max_messages=min(32, room), visibility_timeout=visibility_timeout)
+            last_receive = time.monotonic()
             if batch:
                 idle_since = None
                 in_flight |= {pool.submit(work, msg) for msg in batch}
@@ -91,12 +102,11 @@ def drain(
                              f"{stats.errors} failed attempts, {stats.poisoned} poisoned")
                     last_progress = now
                 continue
+            if producing():
+                continue  # paced above
             if in_flight:
                 wait(in_flight)
                 in_flight = set()
-                continue
-            if producing():  # a producer (the pull) is still adding messages: ask again shortly
-                time.sleep(0.2)
                 continue
             if queues.depth(queue) == 0:
                 return stats
