@@ -22,7 +22,11 @@ Speaks Graph's documented protocol (paths, OData ``$filter`` forms, JSON shapes,
 - anything else answers 501 ``NotImplementedInLocalGraph`` so a gap is obvious.
 
 Test controls: ``latency`` (seconds; ``latency_ms`` / ``--latency-ms`` at start), ``concurrency_limit`` (429 ``ApplicationThrottled``/``MailboxConcurrency``
-when more requests to one mailbox are in flight), ``max_in_flight(address)``, ``inject(Fault(...))``.
+when more requests to one mailbox are in flight), ``rate_limit = (requests, window_seconds)`` (Exchange's
+10,000 per 600 s per app per mailbox: a sliding window over the admitted requests that touch the mailbox,
+the same ones ``concurrency_limit`` counts; over it, 429 ``ApplicationThrottled`` with a ``Retry-After`` of
+the whole seconds until the window admits one more; the 429s themselves are not counted), ``max_in_flight(address)``,
+``inject(Fault(...))``. ``requests`` logs each request's arrival (``at``, monotonic), ``mailbox`` (user id or None), ``status`` and ``retry_after``.
 Loopback only, memory only, thread-safe. Never deployed.
 """
 
@@ -32,6 +36,7 @@ import argparse
 import base64
 import hashlib
 import json
+import math
 import random
 import re
 import socket
@@ -39,6 +44,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from email import policy
@@ -321,6 +327,8 @@ class GraphServer:
         self.latency: float = latency_ms / 1000.0  # seconds added to every request (Azure-like round trips)
         self.rng = random.Random(seed)  # draws for faults with a probability
         self.concurrency_limit: int | None = None
+        self.rate_limit: tuple[int, float] | None = None  # (requests, window seconds) per mailbox, sliding; None: off
+        self._admitted: dict[str, deque] = {}  # mailbox key -> arrival times (monotonic) inside the rate window
         self.timeout_hold_seconds: float = 3.0  # a "timeout" fault holds the request this long
         self.throttle_retry_after: float = 1.0
         self.requests: list[dict] = []  # method, path, and the headers the tests look at
@@ -436,15 +444,30 @@ class GraphServer:
                 return fault
         return None
 
-    def _enter(self, mailbox_key: str | None) -> bool:
-        """Count a request in flight for a mailbox; False when over the concurrency limit."""
+    def _enter(self, mailbox_key: str | None, at: float) -> GraphError | None:
+        """Count a request in flight for a mailbox; the 429 to answer when over the concurrency or rate limit."""
         if mailbox_key is None:
-            return True
+            return None
         with self._lock:
             n = self._in_flight.get(mailbox_key, 0) + 1
             self._in_flight[mailbox_key] = n
             self._peak[mailbox_key] = max(self._peak.get(mailbox_key, 0), n)
-            return self.concurrency_limit is None or n <= self.concurrency_limit
+            if self.concurrency_limit is not None and n > self.concurrency_limit:
+                return GraphError(429, "ApplicationThrottled", "Application is over its MailboxConcurrency limit.",
+                                  inner_code="MailboxConcurrency",
+                                  headers={"Retry-After": _secs(self.throttle_retry_after)})
+            if self.rate_limit is not None:
+                limit, window = self.rate_limit
+                times = self._admitted.setdefault(mailbox_key, deque())
+                while times and times[0] <= at - window:
+                    times.popleft()
+                if len(times) >= limit:
+                    # the window admits one more when the oldest request in it leaves it
+                    wait = math.ceil(times[len(times) - limit] + window - at)
+                    return GraphError(429, "ApplicationThrottled", "Application is over its MailboxRequests limit.",
+                                      inner_code="MailboxRequests", headers={"Retry-After": str(max(1, wait))})
+                times.append(at)
+            return None
 
     def _leave(self, mailbox_key: str | None) -> None:
         if mailbox_key is None:
@@ -468,6 +491,9 @@ class _Handler(BaseHTTPRequestHandler):
     graph: GraphServer
     protocol_version = "HTTP/1.1"
     server_version = "LocalGraph/1.0"
+    # TCP_NODELAY: the status line and headers go out in one write and the body in another; with Nagle on, the
+    # body waited for the client's delayed ACK (~40 ms a response on Linux), a cost Graph does not have
+    disable_nagle_algorithm = True
 
     def log_message(self, format, *args):  # noqa: A002 - quiet
         pass
@@ -501,20 +527,21 @@ class _Handler(BaseHTTPRequestHandler):
         path = unquote(split.path)
         query = dict(parse_qsl(split.query, keep_blank_values=True))
         target = path + ("?" + unquote(split.query) if split.query else "")
-        with g._lock:
-            g.requests.append({"method": method, "path": target,
-                               "prefer": self.headers.get("Prefer"),
-                               "authorization": bool(self.headers.get("Authorization")),
-                               "consistency": self.headers.get("ConsistencyLevel")})
+        at = time.monotonic()
         mailbox_key = self._mailbox_key(path)
-        admitted = g._enter(mailbox_key)
+        self._log = {"method": method, "path": target, "prefer": self.headers.get("Prefer"),
+                     "authorization": bool(self.headers.get("Authorization")),
+                     "consistency": self.headers.get("ConsistencyLevel"), "at": at, "mailbox": mailbox_key,
+                     "status": None, "retry_after": None}
+        with g._lock:
+            g.requests.append(self._log)
+        self._mailbox_in_flight = mailbox_key
+        refused = g._enter(mailbox_key, at)
         try:
             if g.latency:
                 time.sleep(g.latency)
-            if not admitted:
-                raise GraphError(429, "ApplicationThrottled", "Application is over its MailboxConcurrency limit.",
-                                 inner_code="MailboxConcurrency",
-                                 headers={"Retry-After": _secs(g.throttle_retry_after)})
+            if refused is not None:
+                raise refused
             fault = g._take_fault(method, target)
             if fault is not None:
                 self._apply_fault_before(fault)
@@ -542,7 +569,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(500, {"error": {"code": "generalException", "message": f"local server bug: {exc!r}",
                                        "innerError": {}}}, {})
         finally:
-            g._leave(mailbox_key)
+            self._leave_mailbox()
+
+    def _leave_mailbox(self) -> None:
+        """The request no longer counts as in flight: called before its answer is written (as Exchange sees it,
+        a request whose answer the client holds is done), and again, harmlessly, when the handler ends."""
+        key, self._mailbox_in_flight = getattr(self, "_mailbox_in_flight", None), None
+        self.graph._leave(key)
 
     def _mailbox_key(self, path: str) -> str | None:
         """Requests that touch a mailbox (Exchange counts their concurrency), keyed by the user's id."""
@@ -575,6 +608,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, payload, headers: dict | None) -> None:
         data = b"" if payload is None else json.dumps(payload).encode()
+        if getattr(self, "_log", None) is not None:
+            self._log["status"] = status
+            self._log["retry_after"] = (headers or {}).get("Retry-After")
+        self._leave_mailbox()
         try:
             self.send_response(status)
             if payload is not None:

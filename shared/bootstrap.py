@@ -106,7 +106,8 @@ class Archiver:
 
     @cached_property
     def budget(self) -> MailboxRequestBudget:
-        return MailboxRequestBudget(self.tables, self.settings.mailbox_requests_per_minute)
+        requests, window = self.settings.mailbox_request_budget
+        return MailboxRequestBudget(self.tables, requests, window_seconds=window)
 
     def ensure_storage(self) -> None:
         """Create the containers, queues and tables (Bicep does this in Azure; Azurite starts empty)."""

@@ -35,7 +35,7 @@ CHECKPOINTS_TABLE = "checkpoints"  # feed watermark and run history
 LEDGER_TABLE = "ledger"  # one row per mailbox copy: claimed / delivered
 DIRECTORY_TABLE = "directorycache"  # Microsoft 365 user look-ups with a TTL
 TRACKING_TABLE = "tracking"  # per report day: what happened to each item and copy
-BUDGET_TABLE = "mailboxbudget"  # per mailbox: Graph requests spent in the current minute, across instances
+BUDGET_TABLE = "mailboxbudget"  # per mailbox: Graph requests spent in the current budget window, across instances
 TABLES = (CHECKPOINTS_TABLE, LEDGER_TABLE, DIRECTORY_TABLE, TRACKING_TABLE, BUDGET_TABLE)
 
 # Issue 9: WhatsApp Business numbers captured from Meta's webhooks (Cloud API and coexistence)

@@ -20,6 +20,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from shared.settings_secrets import is_unresolved_reference, require_resolved_secret
 
 MiB = 1024 * 1024
+EXCHANGE_REQUESTS_PER_WINDOW = 10_000  # Graph requests per app per mailbox in Exchange's window
+EXCHANGE_WINDOW_SECONDS = 600
 
 
 def is_loopback_url(url: str) -> bool:
@@ -78,7 +80,14 @@ class Settings(BaseSettings):
     )
     archive_folder_name: str = Field(default="WhatsApp Archiver", min_length=1, max_length=255, validation_alias="ARCHIVE_FOLDER_NAME")
     mailbox_concurrency: int = Field(default=4, ge=1, le=4, validation_alias="MAILBOX_CONCURRENCY")
-    mailbox_requests_per_minute: int = Field(default=900, ge=1, le=1000, validation_alias="MAILBOX_REQUESTS_PER_MINUTE")
+    # Exchange allows an app 10,000 requests per mailbox in a (sliding) 10 minutes: the budget counts on that window,
+    # less headroom for the requests it does not see (folder set-up, look-ups); a 429's Retry-After paces the rest
+    mailbox_requests_per_window: int = Field(default=9500, ge=1, le=EXCHANGE_REQUESTS_PER_WINDOW,
+                                             validation_alias="MAILBOX_REQUESTS_PER_WINDOW")
+    mailbox_request_window_seconds: int = Field(default=EXCHANGE_WINDOW_SECONDS, ge=60, le=EXCHANGE_WINDOW_SECONDS,
+                                                validation_alias="MAILBOX_REQUEST_WINDOW_SECONDS")
+    # the older form (a budget per minute): when set, it is used as before (that many per 60 s)
+    mailbox_requests_per_minute: int | None = Field(default=None, ge=1, le=1000, validation_alias="MAILBOX_REQUESTS_PER_MINUTE")
     graph_timeout_seconds: float = Field(default=100.0, gt=0, le=600, validation_alias="GRAPH_TIMEOUT_SECONDS")
     delivery_claim_seconds: int = Field(default=600, ge=5, le=3600, validation_alias="DELIVERY_CLAIM_SECONDS")
     max_item_bytes: int = Field(default=150 * MiB, ge=1 * MiB, le=150 * MiB, validation_alias="MAX_ITEM_BYTES")
@@ -211,6 +220,29 @@ class Settings(BaseSettings):
             )
         return self
 
+    @field_validator("mailbox_requests_per_minute", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value):
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _request_budget(self) -> "Settings":
+        if self.mailbox_requests_per_minute is not None:
+            newer = [alias for name, alias in (("mailbox_requests_per_window", "MAILBOX_REQUESTS_PER_WINDOW"),
+                                               ("mailbox_request_window_seconds", "MAILBOX_REQUEST_WINDOW_SECONDS"))
+                     if name in self.model_fields_set]
+            if newer:
+                raise ValueError(f"MAILBOX_REQUESTS_PER_MINUTE (the older form of the request budget) and {', '.join(sorted(newer))} "
+                                 "are both set: keep one (MAILBOX_REQUESTS_PER_WINDOW and MAILBOX_REQUEST_WINDOW_SECONDS; "
+                                 "the defaults, 9500 per 600 s, follow Exchange's 10,000 per 10 minutes)")
+            return self
+        allowed = EXCHANGE_REQUESTS_PER_WINDOW * self.mailbox_request_window_seconds // EXCHANGE_WINDOW_SECONDS
+        if self.mailbox_requests_per_window > allowed:
+            raise ValueError(f"MAILBOX_REQUESTS_PER_WINDOW {self.mailbox_requests_per_window} per "
+                             f"{self.mailbox_request_window_seconds} s is over Exchange's limit of 10,000 per 600 s "
+                             f"(at most {allowed} in {self.mailbox_request_window_seconds} s)")
+        return self
+
     @model_validator(mode="after")
     def _whatsapp_group(self) -> "Settings":
         group = {"WHATSAPP_APP_SECRET": self.whatsapp_app_secret, "WHATSAPP_VERIFY_TOKEN": self.whatsapp_verify_token,
@@ -247,6 +279,13 @@ class Settings(BaseSettings):
                 if is_unresolved_reference(getattr(self, name).get_secret_value())]
 
     # --- Derived ----------------------------------------------------------------------------
+    @property
+    def mailbox_request_budget(self) -> tuple[int, int]:
+        """(requests, window seconds) per mailbox across all instances: the older per-minute form when it is set."""
+        if self.mailbox_requests_per_minute is not None:
+            return self.mailbox_requests_per_minute, 60
+        return self.mailbox_requests_per_window, self.mailbox_request_window_seconds
+
     @property
     def graph_is_loopback(self) -> bool:
         return is_loopback_url(self.graph_endpoint)

@@ -84,3 +84,17 @@ def test_transcript_mode_is_off_by_default_and_can_be_turned_on_with_its_schedul
     with pytest.raises(SettingsError) as err:
         load_settings(**base, TRANSCRIPT_MODE="true", TRANSCRIPT_SCHEDULE="every night")
     assert "TRANSCRIPT_SCHEDULE" in str(err.value) and "NCRONTAB" in str(err.value)
+
+
+def test_the_request_budget_follows_exchanges_ten_minutes_and_the_older_per_minute_form_still_works():
+    assert load_settings(**DEV).mailbox_request_budget == (9500, 600)
+    assert load_settings(**DEV, MAILBOX_REQUESTS_PER_MINUTE="900").mailbox_request_budget == (900, 60)  # as before
+    assert load_settings(**DEV, MAILBOX_REQUESTS_PER_MINUTE="").mailbox_request_budget == (9500, 600)
+    assert load_settings(**DEV, MAILBOX_REQUESTS_PER_WINDOW="950",
+                         MAILBOX_REQUEST_WINDOW_SECONDS="60").mailbox_request_budget == (950, 60)
+    with pytest.raises(SettingsError) as err:  # 9,500 a minute is ten times what Exchange allows
+        load_settings(**DEV, MAILBOX_REQUEST_WINDOW_SECONDS="60")
+    assert "MAILBOX_REQUESTS_PER_WINDOW" in str(err.value) and "1000" in str(err.value)
+    with pytest.raises(SettingsError) as err:  # both forms at once: which one was meant is not guessed
+        load_settings(**DEV, MAILBOX_REQUESTS_PER_MINUTE="900", MAILBOX_REQUESTS_PER_WINDOW="9000")
+    assert "MAILBOX_REQUESTS_PER_MINUTE" in str(err.value)

@@ -1,7 +1,8 @@
 """deliver_item: create one mailbox copy of a record through Graph, exactly once.
 
 Order of questions: is a mailbox slot free (Exchange allows 4 concurrent requests per mailbox)?
-Is there request budget left in this minute (10,000 per 10 minutes)? (else come back later)
+Is there request budget left in this window (Exchange: 10,000 per 10 minutes)? (else come back later;
+a 429's Retry-After pauses the mailbox and says when)
 Then the claim, one insert of the ledger row as 'creating': has the ledger seen this copy land?
 (skip) Is another worker on it right now? (come back later) Did an earlier attempt possibly
 create it? (ask Graph by the archive id) Only then create, and mark the ledger delivered.
@@ -61,7 +62,7 @@ def deliver_copy(
         # the create (an uncertain earlier attempt adds its look-up below; the folder id is cached)
         wait = budget.take(message.mailbox, 1) if budget is not None else 0.0
         if wait > 0:
-            return Requeue(wait, "the mailbox's Graph request budget for this minute is spent")
+            return Requeue(wait, "the mailbox's Graph request budget for this window is spent")
         # the claim: one insert of the ledger row as 'creating' (claim before create)
         claim = ledger.begin(message.mailbox, key, owner)
         if claim.outcome == "delivered":
@@ -113,7 +114,7 @@ def _create_claimed(message: DeliveryMessage, claim, key: str, *, blobs, ledger,
         wait = budget.take(message.mailbox, 1)  # the look-up by archive id
         if wait > 0:
             ledger.release(message.mailbox, key)
-            return Requeue(wait, "the mailbox's Graph request budget for this minute is spent")
+            return Requeue(wait, "the mailbox's Graph request budget for this window is spent")
     try:
         folder_id = mailbox.ensure_folder(message.mailbox, folder_name)
         existing = mailbox.find_copy(message.mailbox, folder_id, message.item_id) if claim.uncertain else None
@@ -127,9 +128,11 @@ def _create_claimed(message: DeliveryMessage, claim, key: str, *, blobs, ledger,
         return mailbox.create_copy(message.mailbox, folder_id, ArchiveCopy(
             mailbox=message.mailbox, archive_id=message.item_id, eml=eml, item_class=message.item_class))
     except MailboxThrottled as exc:
-        ledger.release(message.mailbox, key)
         if budget is not None and getattr(budget, "pause", None):
-            budget.pause(message.mailbox, exc.retry_after)  # Graph's Retry-After paces every copy of the mailbox
+            # Graph's Retry-After paces every copy of the mailbox (also when the budget's window still has room:
+            # Exchange counts on a sliding window of its own); paused first, so no sibling sends into the 429
+            budget.pause(message.mailbox, exc.retry_after)
+        ledger.release(message.mailbox, key)
         if message.requeues >= MAX_REQUEUES:
             reason = f"throttled by Graph {message.requeues} times; redrive later ({exc})"
             ledger.mark_failed(message.mailbox, key, reason)

@@ -6,6 +6,8 @@ import socket
 import time
 from urllib.parse import urlsplit
 
+import httpx
+
 from tests.graph.conftest import ALICE, FOLDER
 
 
@@ -34,3 +36,28 @@ def test_delete_is_a_soft_delete_and_permanent_delete_removes_for_good(server, m
     assert folders[FOLDER] == []
     assert [m["id"] for m in folders["Deleted Items"]] == [soft]  # where the user (and Content Search) finds it
     assert [m["id"] for m in server.purged(ALICE)] == [hard]
+
+
+def test_over_its_request_rate_a_mailbox_answers_429_with_the_seconds_until_the_window_admits_one_more(server):
+    server.add_user("dana@contoso.com")
+    alice, dana = server.user_id(ALICE), server.user_id("dana@contoso.com")
+    server.rate_limit = (3, 1.5)  # Exchange's 10,000 per 600 s, scaled down; a sliding window per mailbox
+    with httpx.Client(base_url=server.base_url + "/v1.0") as http:
+        answers = [http.get(f"/users/{alice}/mailFolders") for _ in range(4)]
+        assert [r.status_code for r in answers] == [200, 200, 200, 429]
+        refused = answers[-1]
+        assert refused.json()["error"]["code"] == "ApplicationThrottled"
+        assert refused.headers["Retry-After"] == "2"  # 1.5 s less the moments spent, rounded up
+        assert http.get(f"/users/{alice}").status_code == 200  # the directory does not count against the mailbox
+        assert http.get(f"/users/{dana}/mailFolders").status_code == 200  # each mailbox has its own window
+        assert http.get(f"/users/{alice}/mailFolders").status_code == 429  # a refused request did not free room
+        time.sleep(int(refused.headers["Retry-After"]))
+        assert http.get(f"/users/{alice}/mailFolders").status_code == 200  # after Retry-After it is admitted
+    answered = [r["status"] for r in server.requests if r["mailbox"] == alice]
+    assert answered == [200, 200, 200, 429, 429, 200]
+
+
+def test_the_request_rate_limit_is_off_unless_set(server):
+    uid = server.user_id(ALICE)
+    with httpx.Client(base_url=server.base_url + "/v1.0") as http:
+        assert all(http.get(f"/users/{uid}/mailFolders").status_code == 200 for _ in range(50))

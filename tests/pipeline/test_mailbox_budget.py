@@ -53,3 +53,24 @@ def test_twenty_concurrent_takers_share_a_budget_of_seven_and_the_next_minute_re
     assert budgets[1].take("alice@contoso.com", 7) == 0.0
     assert budgets[2].take("alice@contoso.com") > 0
 
+
+
+def test_exchanges_ten_minute_window_is_shared_out_whole_and_a_retry_after_paces_the_mailbox_within_it(tables):
+    clock = Clock(datetime(2026, 11, 25, 10, 3, 20, tzinfo=timezone.utc))  # 200 s into the 10:00-10:10 window
+    budgets = [MailboxRequestBudget(tables, 100, window_seconds=600, clock=clock) for _ in range(3)]
+    waits = [budgets[i % 3].take("carol@contoso.com") for i in range(130)]
+    assert waits.count(0.0) == 100  # the whole window's budget, across instances, no more
+    assert {round(w) for w in waits if w} == {400}  # told to come back when the window ends, not in a minute
+
+    clock.at = datetime(2026, 11, 25, 10, 9, 59, tzinfo=timezone.utc)
+    assert budgets[0].take("carol@contoso.com") == 1.0  # still this window: one second left
+    clock.at = datetime(2026, 11, 25, 10, 10, 0, tzinfo=timezone.utc)
+    assert budgets[1].take("carol@contoso.com") == 0.0  # the next window refills it
+
+    # Exchange's sliding window disagrees (a 429 although this window has room): its Retry-After paces every
+    # instance's copies of the mailbox, not the rest of the window nor a fixed guess
+    budgets[2].pause("carol@contoso.com", 7)
+    assert budgets[2].take("carol@contoso.com") == 7.0
+    assert 6.0 <= budgets[0].take("carol@contoso.com", 40) <= 7.0  # another instance sees the pause at its next reservation
+    clock.at = datetime(2026, 11, 25, 10, 10, 7, tzinfo=timezone.utc)
+    assert budgets[2].take("carol@contoso.com") == 0.0 and budgets[0].take("carol@contoso.com") == 0.0

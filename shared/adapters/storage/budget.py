@@ -1,10 +1,14 @@
 """The per-mailbox Graph request budget, shared by every instance through one table row per mailbox.
 
-Exchange allows one app 10,000 requests per mailbox in 10 minutes. A backlog drained by many
-instances at once would cross that and bounce off 429s; instead each delivery takes its
-requests from the mailbox's budget for the current minute first, and when the minute is spent
-the delivery is handed back to the queue until the next one. The row holds the minute and the
-count; writes are conditional on the ETag, so two instances never both take the last request.
+Exchange allows one app 10,000 requests per mailbox in 10 minutes (a sliding window). A backlog drained
+by many instances at once would cross that and bounce off 429s; instead each delivery takes its
+requests from the mailbox's budget for the current window first (by default 9,500 per 600 s, Exchange's
+own window less headroom for requests not counted here), and when the window is spent the delivery is
+handed back to the queue until the next one. The row holds the window and the count; writes are
+conditional on the ETag, so two instances never both take the last request. The windows here are fixed
+(aligned to the epoch) and Exchange's slides, so they can disagree (a full window's worth at the end of
+one and again at the start of the next): then Exchange answers 429 and its Retry-After, through
+``pause``, is what paces the mailbox until the two agree again.
 """
 
 from __future__ import annotations
