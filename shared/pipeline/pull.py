@@ -189,7 +189,12 @@ def pull_delta(
     traceparent: Callable[[], str | None] = lambda: None,
     progress: Callable[[str], None] = lambda _msg: None,
     max_attachment_bytes: int = MAX_ATTACHMENT_BYTES,
+    queued: Callable[[int], None] = lambda _n: None,
 ) -> PullResult:
+    """Pull every window since the watermark: store each item as received, track it and queue it for convert.
+
+    A page is queued in growing batches (FIRST_BATCH items, then twice as many each time): conversion starts
+    while the page is still being stored; ``queued(n)`` is told each time n more items are on the queue."""
     started = now()
     run_id = started.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     result = PullResult(run_id=run_id, report_date=started.strftime("%Y-%m-%d"))
@@ -200,6 +205,7 @@ def pull_delta(
             progress(f"pulling window {since.isoformat()} .. {until.isoformat()}")
             for page in feed.pages(since, until):
                 pulled: list[Pulled] = []
+                batch = FIRST_BATCH
                 for raw in page.items:
                     try:
                         pulled += [(raw, *row) for row in _pull_one(
@@ -209,10 +215,13 @@ def pull_delta(
                         if not item_specific(exc):
                             raise
                         _reject_at_pull(raw, exc, blobs=blobs, tracking=tracking, result=result, window_day=capture_day(since))
-                # the page's item rows in one tracking write, before their messages (convert writes after it)
-                for message in _track_pulled(pulled, blobs=blobs, tracking=tracking, result=result,
-                                             window_day=capture_day(since)):
-                    queues.send(names.ITEMS_QUEUE, message.model_dump(exclude_none=True))
+                    if len(pulled) >= batch:  # queue what is stored so far: conversion starts while the page goes on
+                        queued(_queue_pulled(pulled, blobs=blobs, queues=queues, tracking=tracking, result=result,
+                                             window_day=capture_day(since)))
+                        pulled, batch = [], min(2 * batch, TRACKING_TRANSACTION_MAX)
+                if pulled:
+                    queued(_queue_pulled(pulled, blobs=blobs, queues=queues, tracking=tracking, result=result,
+                                         window_day=capture_day(since)))
                 progress(f"  {result.items} items stored and queued")
             checkpoints.set_watermark(until)
             result.windows.append((since, until))
@@ -231,6 +240,16 @@ def pull_delta(
 
 
 Pulled = tuple  # (raw item, tracking key, tracking fields, items message)
+FIRST_BATCH = 8  # items stored before the first of a page are queued; each next batch twice as many
+TRACKING_TRANSACTION_MAX = 100  # rows in one entity-group transaction (Azure Tables' limit)
+
+
+def _queue_pulled(pulled: list[Pulled], *, blobs, queues, tracking, result: PullResult, window_day: str) -> int:
+    """The batch's item rows in one tracking write, then their messages (convert writes after it); how many."""
+    messages = _track_pulled(pulled, blobs=blobs, tracking=tracking, result=result, window_day=window_day)
+    for message in messages:
+        queues.send(names.ITEMS_QUEUE, message.model_dump(exclude_none=True))
+    return len(messages)
 
 
 def _track_pulled(pulled: list[Pulled], *, blobs, tracking, result: PullResult, window_day: str) -> list[ItemMessage]:

@@ -9,6 +9,7 @@ retry and poison behaviour as the host.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -46,9 +47,10 @@ def drain(
     stats: DrainStats | None = None,
     progress: Callable[[str], None] = lambda _m: None,
     producing: Callable[[], bool] = lambda: False,
+    arrivals: threading.Event | None = None,
 ) -> DrainStats:
     """Process ``queue`` until it is empty (messages delayed by throttling are waited for) and ``producing``
-    says no more are coming (the pull running beside the drain)."""
+    says no more are coming (the pull running beside the drain; it sets ``arrivals`` when it queued some)."""
     stats = stats or DrainStats()
     idle_since: float | None = None
     last_progress = 0.0
@@ -82,10 +84,14 @@ def drain(
             if len(in_flight) > workers:
                 _done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
                 continue
-            if producing():  # the pull still adds messages one by one: ask at most every PRODUCER_PACE seconds
-                pause = last_receive + PRODUCER_PACE - time.monotonic()
-                if pause > 0:
-                    if in_flight:
+            if producing():  # the pull is still adding messages: ask when it says it queued some, else every
+                pause = last_receive + PRODUCER_PACE - time.monotonic()  # PRODUCER_PACE seconds at most
+                if arrivals is not None and arrivals.is_set():
+                    arrivals.clear()
+                elif pause > 0:
+                    if arrivals is not None:
+                        arrivals.wait(min(pause, 0.05) if in_flight else pause)
+                    elif in_flight:
                         _done, in_flight = wait(in_flight, timeout=pause, return_when=FIRST_COMPLETED)
                     else:
                         time.sleep(pause)
