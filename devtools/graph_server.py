@@ -25,7 +25,7 @@ Test controls: ``latency`` (seconds; ``latency_ms`` / ``--latency-ms`` at start)
 when more requests to one mailbox are in flight), ``rate_limit = (requests, window_seconds)`` (Exchange's
 10,000 per 600 s per app per mailbox: a sliding window over the admitted requests that touch the mailbox,
 the same ones ``concurrency_limit`` counts; over it, 429 ``ApplicationThrottled`` with a ``Retry-After`` of
-the whole seconds until the window admits one more; the 429s themselves are not counted), ``max_in_flight(address)``,
+the whole seconds until the window admits one more; the 429s themselves are not counted), ``max_in_flight(address)``, ``max_in_flight_total()``, ``reset_peaks()``,
 ``inject(Fault(...))``. ``requests`` logs each request's arrival (``at``, monotonic), ``mailbox`` (user id or None), ``status`` and ``retry_after``.
 Loopback only, memory only, thread-safe. Never deployed.
 """
@@ -324,6 +324,7 @@ class GraphServer:
         self._faults: list[Fault] = []
         self._in_flight: dict[str, int] = {}
         self._peak: dict[str, int] = {}
+        self._peak_total = 0
         self.latency: float = latency_ms / 1000.0  # seconds added to every request (Azure-like round trips)
         self.rng = random.Random(seed)  # draws for faults with a probability
         self.concurrency_limit: int | None = None
@@ -406,6 +407,16 @@ class GraphServer:
         with self._lock:
             self._faults.clear()
 
+    def reset_peaks(self) -> None:
+        """Forget the peaks so far (``max_in_flight``, ``max_in_flight_total`` count from here)."""
+        with self._lock:
+            self._peak, self._peak_total = {}, 0
+
+    def max_in_flight_total(self) -> int:
+        """The most requests that touch a mailbox (any mailbox) this server had in flight at once."""
+        with self._lock:
+            return self._peak_total
+
     def max_in_flight(self, address: str) -> int:
         user = self._find_user(address)
         with self._lock:
@@ -452,6 +463,7 @@ class GraphServer:
             n = self._in_flight.get(mailbox_key, 0) + 1
             self._in_flight[mailbox_key] = n
             self._peak[mailbox_key] = max(self._peak.get(mailbox_key, 0), n)
+            self._peak_total = max(self._peak_total, sum(self._in_flight.values()))
             if self.concurrency_limit is not None and n > self.concurrency_limit:
                 return GraphError(429, "ApplicationThrottled", "Application is over its MailboxConcurrency limit.",
                                   inner_code="MailboxConcurrency",

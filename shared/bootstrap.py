@@ -26,6 +26,7 @@ from shared.adapters.storage.tables import CheckpointStore, DirectoryCache, Ledg
 from shared.domain.mapping_rule import EmailPolicy
 from shared.domain.record import RenderOptions
 from shared.pipeline import convert, deliver, evidence, pull, report, transcripts
+from shared.pipeline.graph_in_flight import GraphInFlight
 from shared.pipeline.messages import DeliveryMessage, ItemMessage, item_key
 from shared.settings import Settings
 
@@ -127,12 +128,17 @@ class Archiver:
                                   timeout=s.feed_timeout_seconds, max_page_bytes=s.feed_max_page_bytes)
         return self._feed
 
+    @cached_property
+    def graph_in_flight(self) -> GraphInFlight:
+        """DELIVERY_WORKERS Graph requests in flight at most in this instance (creates, look-ups, directory)."""
+        return GraphInFlight(self.settings.delivery_workers)
+
     @property
     def mailbox(self):
         if self._mailbox is None:
             from shared.adapters.graph import build_graph_mailbox
 
-            self._mailbox = build_graph_mailbox(self.settings)
+            self._mailbox = self.graph_in_flight.mailbox(build_graph_mailbox(self.settings))
         return self._mailbox
 
     @cached_property
@@ -141,7 +147,7 @@ class Archiver:
         if raw is None:
             from shared.adapters.graph import build_graph_directory
 
-            raw = self._directory = build_graph_directory(self.settings)
+            raw = self._directory = self.graph_in_flight.directory(build_graph_directory(self.settings))
         cache = DirectoryCache(self.tables, timedelta(minutes=self.settings.directory_cache_ttl_minutes))
         return convert.CachedDirectory(raw, cache)
 
@@ -158,7 +164,7 @@ class Archiver:
                              attachment_location=convert.attachment_location, default_region=s.default_phone_region)
 
     # ---------------------------------------------------------------- use cases
-    def pull(self, progress=lambda _m: None, now=None) -> pull.PullResult:
+    def pull(self, progress=lambda _m: None, now=None, queued=lambda _n: None) -> pull.PullResult:
         clock = {"now": now} if now is not None else {}
         if not self.settings.feed_configured:  # FEED_BASE_URL unset: e.g. WhatsApp webhooks only
             log.info("pull: no capture feed configured (FEED_BASE_URL unset); nothing to pull")
@@ -169,7 +175,7 @@ class Archiver:
                 **clock,
                 feed=self.feed, blobs=self.blobs, queues=self.queues, checkpoints=self.checkpoints, tracking=self.tracking,
                 max_window_hours=self.settings.max_window_hours, first_lookback_hours=self.settings.first_run_lookback_hours,
-                traceparent=telemetry.current_traceparent, progress=progress,
+                traceparent=telemetry.current_traceparent, progress=progress, queued=queued,
                 max_attachment_bytes=self.settings.max_attachment_bytes,
             )
             telemetry.count("pull", "succeeded", n=result.items)
@@ -236,8 +242,10 @@ class Archiver:
 
     @cached_property
     def copy_pool(self) -> ThreadPoolExecutor:
-        """Where the copies' first attempts run at convert (DELIVERY_WORKERS at once in this instance)."""
-        return ThreadPoolExecutor(max_workers=self.settings.delivery_workers, thread_name_prefix="copy")
+        """Where the copies' first attempts run at convert: twice DELIVERY_WORKERS threads, so a copy waiting for
+        its mailbox's slot or a ledger write does not hold the next one back; the Graph requests among them
+        are held to DELIVERY_WORKERS (graph_in_flight)."""
+        return ThreadPoolExecutor(max_workers=2 * self.settings.delivery_workers, thread_name_prefix="copy")
 
     @cached_property
     def delivered_at_convert(self) -> dict[str, int]:

@@ -91,8 +91,8 @@ class Settings(BaseSettings):
     graph_timeout_seconds: float = Field(default=100.0, gt=0, le=600, validation_alias="GRAPH_TIMEOUT_SECONDS")
     delivery_claim_seconds: int = Field(default=600, ge=5, le=3600, validation_alias="DELIVERY_CLAIM_SECONDS")
     max_item_bytes: int = Field(default=150 * MiB, ge=1 * MiB, le=150 * MiB, validation_alias="MAX_ITEM_BYTES")
-    # copies whose first attempt (made at convert) is in flight at once per instance: an item's copies go out
-    # side by side, and this bounds the Graph requests of all the items being converted together
+    # Graph requests in flight at once per instance (creates, look-ups, the directory): an item's copies go out
+    # side by side on twice as many threads, and this bounds what they send to Graph together
     delivery_workers: int = Field(default=8, ge=1, le=64, validation_alias="DELIVERY_WORKERS")
 
     # --- Mapping ----------------------------------------------------------------------------

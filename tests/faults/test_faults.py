@@ -68,6 +68,29 @@ def test_a_large_backlog_keeps_within_four_concurrent_requests_per_mailbox(stora
         app.close()
 
 
+def test_delivery_workers_bounds_the_graph_requests_in_flight(storage_connection):
+    """DELIVERY_WORKERS is what an operator sets for Graph requests in flight per instance: however many items
+    convert at once and whatever their copies wait for, Graph never sees more."""
+    with start_world(storage_connection=storage_connection, overrides={**FAST, "DELIVERY_WORKERS": "3"}) as world:
+        world.graph.concurrency_limit = 4
+        world.graph.latency = 0.05
+        app = world.archiver()
+        summary = run_cycle(app, workers=16, retry_delay_seconds=0.2, progress=quiet)
+        assert_exact_and_reported(world, app, summary)
+        assert world.graph.max_in_flight_total() == 3
+        app.close()
+
+
+def test_an_items_copies_go_out_side_by_side(storage_connection):
+    with start_world(storage_connection=storage_connection, overrides={**FAST, "DELIVERY_WORKERS": "8"}) as world:
+        world.graph.latency = 0.05
+        app = world.archiver()
+        summary = run_cycle(app, workers=1, retry_delay_seconds=0.2, progress=quiet)  # one item at a time
+        assert_exact_and_reported(world, app, summary)
+        assert world.graph.max_in_flight_total() >= 2  # a group item's copies in flight together
+        app.close()
+
+
 def test_the_same_delivery_handled_twice_at_once_lands_once(storage_connection):
     with start_world(storage_connection=storage_connection, overrides=FAST) as world:
         world.graph.latency = 0.05
