@@ -37,8 +37,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
+import threading
 import time
 import tracemalloc
 from datetime import datetime, timedelta, timezone
@@ -198,18 +200,20 @@ def bench_pipeline(scale: int, *, workers: int = 8, latency_ms: float = 120.0) -
         mailbox = build_graph_mailbox(world.settings())
         folders = {mb: mailbox.ensure_folder(mb, "bench-baseline") for mb in sorted({j[0] for j in jobs})}
 
-        throttled = {"limit": 0, "no limit": 0}
+        throttled = {"polite": 0, "limit": 0, "no limit": 0}
 
-        def naive_run(label: str, limit: int | None) -> tuple[float, float]:
+        def naive_run(label: str, limit: int | None, polite: bool) -> tuple[float, float]:
             world.graph.concurrency_limit = limit
+            gates = {mb: threading.BoundedSemaphore(4) for mb in folders}  # polite: Exchange's 4 per mailbox, kept
 
             def create(job) -> None:
                 target, item_id, eml = job
-                while True:  # a naive archiver too must wait out a 429 (a fifth request in flight for one mailbox)
+                while True:  # a 429 (a fifth request in flight for one mailbox) is waited out
                     try:
-                        mailbox.create_copy(target, folders[target], ArchiveCopy(
-                            mailbox=target, archive_id=f"bench-{label}-{item_id}", eml=eml,
-                            item_class="IPM.ExternalData.WhatsAppArchiver.Message"))
+                        with gates[target] if polite else contextlib.nullcontext():
+                            mailbox.create_copy(target, folders[target], ArchiveCopy(
+                                mailbox=target, archive_id=f"bench-{label}-{item_id}", eml=eml,
+                                item_class="IPM.ExternalData.WhatsAppArchiver.Message"))
                         return
                     except MailboxThrottled as exc:  # what msgraph's own retries (Retry-After honoured) did not absorb
                         throttled[label] += 1
@@ -220,8 +224,10 @@ def bench_pipeline(scale: int, *, workers: int = 8, latency_ms: float = 120.0) -
                 list(pool.map(create, jobs))
             return time.perf_counter() - started, time.process_time() - cpu
 
-        direct_s, direct_cpu = naive_run("limit", 4)  # the baseline: Exchange's limits, as ours runs under
-        loose_s, _loose_cpu = naive_run("no limit", None)  # for reference: a Graph that would take any concurrency
+        # the baseline: threads creating straight through the adapter, keeping Exchange's 4 per mailbox themselves
+        direct_s, direct_cpu = naive_run("polite", 4, True)
+        rude_s, _rude_cpu = naive_run("limit", 4, False)  # not keeping it: Exchange's 429s, waited out
+        loose_s, _loose_cpu = naive_run("no limit", None, False)  # not keeping it, against a Graph with no such limit
         mailbox.close()
     (cold_s, cold_cpu, cold_copies), (warm_s, warm_cpu, _n) = timings["cold"], timings["warm"]
     ours, naive = copies / warm_s, len(jobs) / direct_s
@@ -231,11 +237,14 @@ def bench_pipeline(scale: int, *, workers: int = 8, latency_ms: float = 120.0) -
     print(f"  first half (cold: look-ups, folders)     {cold_s:7.2f} s  {cold_copies / cold_s:7.1f} copies/s  ({cold_copies} copies)")
     print(f"  second half (steady state)               {warm_s:7.2f} s  {ours:7.1f} copies/s  ({copies} copies, "
           f"{summary.failed} failed)")
-    print(f"  naive threaded creates (baseline)        {direct_s:7.2f} s  {naive:7.1f} copies/s  ({len(jobs)} copies, "
-          f"Exchange's 4 per mailbox enforced: 429s waited out, {throttled['limit']} beyond msgraph's own retries)")
+    print(f"  naive threaded creates (baseline)        {direct_s:7.2f} s  {naive:7.1f} copies/s  ({len(jobs)} copies; "
+          "at most 4 in flight per mailbox, as Exchange allows)")
     print(f"  ratio, steady state (ours / naive, goal >= 0.9)  {ours / naive:5.2f}")
-    print(f"  for reference, naive with no per-mailbox limit at Graph {loose_s:7.2f} s  {len(jobs) / loose_s:7.1f} copies/s  "
-          f"(ours / that: {ours / (len(jobs) / loose_s):4.2f}; Exchange would answer its fifth request per mailbox with 429)")
+    print("  for reference, the same naive threads not keeping 4 per mailbox:")
+    print(f"    against Exchange's limit (429s waited out)   {rude_s:7.2f} s  {len(jobs) / rude_s:7.1f} copies/s  "
+          f"(ours / that: {ours / (len(jobs) / rude_s):4.2f}; {throttled['limit']} 429s beyond msgraph's own retries)")
+    print(f"    against a Graph with no such limit           {loose_s:7.2f} s  {len(jobs) / loose_s:7.1f} copies/s  "
+          f"(ours / that: {ours / (len(jobs) / loose_s):4.2f}; not what Exchange allows)")
     print(f"  Graph requests per copy (whole day)      {graph_requests / max(total, 1):7.2f}")
     print(f"  process CPU per copy: steady {warm_cpu / max(copies, 1) * 1e3:6.1f} ms, cold "
           f"{cold_cpu / max(cold_copies, 1) * 1e3:6.1f} ms, naive {direct_cpu / max(len(jobs), 1) * 1e3:6.1f} ms "
