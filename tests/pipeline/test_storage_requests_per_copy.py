@@ -3,6 +3,9 @@ wire (azure-core's transport), in steady state (the second half of a day, after 
 
 Azure bills each request and each is a network round trip: the goal is at most 6 per copy. The count
 fails loudly when a change adds requests to the path (a per-copy read, a per-request client, ...).
+The day is the sample day at scale 2 (about 100 copies in the counted half): at scale 1 (47 copies) the
+run's own requests (run record, watermark, the half's first look-ups, polls of an empty queue) were about 0.3 of the 6,
+which is not a cost per copy.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ GOAL_PER_COPY = 6.0
 
 
 def test_a_delivered_copy_costs_at_most_six_storage_requests_in_steady_state(storage_connection):
-    with start_world(storage_connection=storage_connection, overrides={"DELIVERY_CLAIM_SECONDS": "30"}) as world:
+    with start_world(storage_connection=storage_connection, scale=2, overrides={"DELIVERY_CLAIM_SECONDS": "30"}) as world:
         app = world.archiver()
         with StorageCounter(world.storage_connection) as counter:
             summary = run_day_in_two_halves(world, app, counter=counter)
