@@ -31,7 +31,7 @@ class ReprocessResult:
     still_unmapped: int = 0
     copies_queued: int = 0
     item_ids: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)  # "entry: why" for entries whose raw item is gone or unreadable
+    missing: list[str] = field(default_factory=list)  # "entry: why" for entries left in place (raw gone, unreadable, failed)
 
 
 def reprocess_unmapped(*, blobs, queues, tracking, mapping, directory, region: str, options, traceparent=lambda: None,
@@ -40,23 +40,35 @@ def reprocess_unmapped(*, blobs, queues, tracking, mapping, directory, region: s
     result = ReprocessResult()
     for name in list(blobs.list(names.UNMAPPED)):
         result.examined += 1
-        kept: dict = {}
         try:
             kept = json.loads(blobs.get(names.UNMAPPED, name))
             message = ItemMessage(item_id=kept["item_id"], raw_blob=kept["raw_blob"], report_date=kept["report_date"],
                                   run_id=kept.get("run_id", "reprocess"), resent_of=kept.get("resent_of"),
                                   source=kept.get("source"))  # an older entry has none: judged by raw_blob
             raw = json.dumps(kept["raw"], ensure_ascii=False).encode("utf-8", "surrogatepass") if "raw" in kept else None
-            outcome = convert_item(message, blobs=blobs, queues=queues, tracking=tracking, mapping=mapping,
-                                   directory=directory, region=region, options=options, traceparent=traceparent,
-                                   stage=stage, raw=raw)
-        except ResourceNotFoundError:
-            result.missing.append(f"{name}: its raw item {names.RAW}/{kept.get('raw_blob', '?')} is gone (expired?)")
-            log.warning("unmapped entry %s: raw item gone; left in place", for_log(name))
+        except ResourceNotFoundError:  # reprocessed meanwhile by another run: nothing to report
+            result.examined -= 1
             continue
         except (ValueError, KeyError, TypeError) as exc:  # an entry we cannot read: report it, go on
             result.missing.append(f"{name}: unreadable entry ({type(exc).__name__})")
             log.warning("unmapped entry %s unreadable: %s", for_log(name), type(exc).__name__)
+            continue
+        try:
+            outcome = convert_item(message, blobs=blobs, queues=queues, tracking=tracking, mapping=mapping,
+                                   directory=directory, region=region, options=options, traceparent=traceparent,
+                                   stage=stage, raw=raw)
+        except ResourceNotFoundError:
+            if raw is None:  # an entry from before entries carried their raw item: it was read from raw/
+                result.missing.append(f"{name}: its raw item {names.RAW}/{message.raw_blob} is gone (expired?)")
+                log.warning("unmapped entry %s: raw item gone; left in place", for_log(name))
+            else:
+                result.missing.append(f"{name}: a stored file it names could not be read; left in place, run again")
+                log.warning("unmapped entry %s: a stored blob it needs was not found; left in place", for_log(name))
+            continue
+        except Exception as exc:  # noqa: BLE001 - one entry's failure: report it, left in place, go on with the rest
+            result.missing.append(f"{name}: converting it failed ({type(exc).__name__}); left in place, run again "
+                                  "once the cause is fixed")
+            log.warning("unmapped entry %s: converting it failed: %s", for_log(name), type(exc).__name__)
             continue
         if outcome.status in ("converted", "staged"):  # staged: transcript mode
             blobs.delete(names.UNMAPPED, name)

@@ -112,6 +112,39 @@ def test_unmapped_items_outlive_raw_expiry_and_a_lost_one_does_not_stop_the_rest
         app.close()
 
 
+def test_an_entry_whose_conversion_fails_is_reported_as_such_and_the_rest_go_on(storage_connection):
+    from shared.pipeline.ports import DirectoryUnavailable
+
+    with start_world(storage_connection=storage_connection, overrides=FAST) as world:
+        world.upload_mapping(world.day.mapping_csv.splitlines(keepends=True)[0])  # header only: email property alone
+        app = world.archiver()
+        run_cycle(app, retry_delay_seconds=0.2, progress=quiet)
+        entries = sorted(app.blobs.list(names.UNMAPPED))
+        assert len(entries) > 2
+        world.upload_mapping()
+        app = world.archiver()
+
+        class OutageOnce:  # the directory fails once, transiently: one entry's conversion fails
+            failed = False
+
+            def lookup(self, address):
+                if not self.failed:
+                    self.failed = True
+                    raise DirectoryUnavailable("directory look-up timed out")
+                return app.directory.lookup(address)
+
+        result = reprocess_unmapped(blobs=app.blobs, queues=app.queues, tracking=app.tracking, mapping=app.mapping,
+                                    directory=OutageOnce(), region=app.settings.default_phone_region,
+                                    options=app.render_options)
+        assert result.examined == len(entries)
+        assert len(result.missing) == 1 and "converting it failed (DirectoryUnavailable)" in result.missing[0]
+        assert "gone" not in result.missing[0]
+        left = result.missing[0].split(":", 1)[0]
+        assert app.blobs.exists(names.UNMAPPED, left), "the failed one stays, for the next run"
+        assert result.now_mapped + result.still_unmapped == len(entries) - 1
+        app.close()
+
+
 def test_the_lifecycle_rule_never_expires_unmapped_entries():
     """unmapped/ entries outlive raw/: no lifecycle rule may delete a current unmapped/ blob (expiring the
     previous versions of an overwritten entry is fine: the current one holds the raw item)."""
