@@ -1,12 +1,11 @@
 """deliver_item: create one mailbox copy of a record through Graph, exactly once.
 
-Order of questions: the claim, one insert of the ledger row as 'creating': has the ledger seen this
-copy land? (skip) Is another worker on it right now? (come back later) Then: is a mailbox slot free
-(Exchange allows 4 concurrent requests per mailbox)? Is there request budget left in this window
-(Exchange: 10,000 per 10 minutes)? (else give the claim back as it was and come back later; a 429's
-Retry-After pauses the mailbox and says when) Did an earlier attempt possibly create it? (ask Graph
-by the archive id) Only then create, and mark the ledger delivered. The claim comes first so that a
-mailbox slot is held for Graph's time only, not for a storage round trip.
+Order of questions: is a mailbox slot free (Exchange allows 4 concurrent requests per mailbox)?
+Is there request budget left in this window (Exchange: 10,000 per 10 minutes)? (else come back later;
+a 429's Retry-After pauses the mailbox and says when)
+Then the claim, one insert of the ledger row as 'creating': has the ledger seen this copy land?
+(skip) Is another worker on it right now? (come back later) Did an earlier attempt possibly
+create it? (ask Graph by the archive id) Only then create, and mark the ledger delivered.
 Throttling hands the message back to the queue with a delay instead of sleeping inside the
 function; a failed attempt hands its claim back at once (see ``deliver_copy``).
 """
@@ -57,22 +56,19 @@ def deliver_copy(
     key = item_key(message.item_id)
     owner = owner or uuid.uuid4().hex
     created = None
-    # the claim: one insert of the ledger row as 'creating' (claim before create), made before taking one of
-    # the mailbox's slots so that a slot is held only for Graph's own time
-    claim = ledger.begin(message.mailbox, key, owner)
-    if claim.outcome == "delivered":
-        return _already_delivered(message, key, claim, tracking)
-    if claim.outcome == "busy":
-        return Requeue(max(claim.retry_after, 1.0), "another worker holds this copy")
     with slots.hold(message.mailbox) as held:
         if not held:
-            _withdraw(ledger, message, key, claim)
             return Requeue(SLOT_BUSY_DELAY, "all concurrency slots of the mailbox are busy")
         # the create (an uncertain earlier attempt adds its look-up below; the folder id is cached)
         wait = budget.take(message.mailbox, 1) if budget is not None else 0.0
         if wait > 0:
-            _withdraw(ledger, message, key, claim)
             return Requeue(wait, "the mailbox's Graph request budget for this window is spent")
+        # the claim: one insert of the ledger row as 'creating' (claim before create)
+        claim = ledger.begin(message.mailbox, key, owner)
+        if claim.outcome == "delivered":
+            return _already_delivered(message, key, claim, tracking)
+        if claim.outcome == "busy":
+            return Requeue(max(claim.retry_after, 1.0), "another worker holds this copy")
         try:
             result = _create_claimed(message, claim, key, blobs=blobs, ledger=ledger, tracking=tracking,
                                      mailbox=mailbox, folder_name=folder_name, budget=budget)
@@ -97,14 +93,6 @@ def deliver_copy(
                           report_date=message.report_date)
     tracking.copy_outcome(message.report_date, key, message.mailbox, outcome, _partial_reason(message, created.notes))
     return Delivered(outcome)
-
-
-def _withdraw(ledger, message: DeliveryMessage, key: str, claim) -> None:
-    """Nothing was sent for this claim: give it back as it was (the queue brings the copy back later)."""
-    try:
-        ledger.withdraw(message.mailbox, key, claim)
-    except Exception:  # noqa: BLE001 - the claim then lapses after DELIVERY_CLAIM_SECONDS (and asks Graph first)
-        log.warning("could not give back the claim on a copy of %s; it lapses on its own", for_log(message.item_id))
 
 
 def _already_delivered(message: DeliveryMessage, key: str, claim, tracking) -> Delivered:

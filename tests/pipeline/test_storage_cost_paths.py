@@ -59,31 +59,6 @@ def test_a_handed_back_or_lapsed_claim_is_taken_over_as_uncertain_and_a_delivere
     assert done.outcome == "delivered" and done.row["message_id"] == "m1"
 
 
-def test_a_withdrawn_claim_is_taken_next_time_without_asking_graph_unless_it_was_uncertain(clients):
-    """The claim is made before the mailbox's slot and budget; when those send the copy back, nothing went to
-    Graph, so the claim is given back as 'claimed' (the next attempt creates without a look-up), except one an
-    earlier attempt had left uncertain; and a claim that lapsed and was taken over is never overwritten."""
-    ledger = Ledger(Tables(clients.tables), claim_seconds=60)
-    fresh = ledger.begin("fay@contoso.com", "item-5", owner="a")
-    ledger.withdraw("fay@contoso.com", "item-5", fresh)
-    again = ledger.begin("fay@contoso.com", "item-5", owner="b")
-    assert again.outcome == "claimed" and not again.uncertain
-    ledger.release("fay@contoso.com", "item-5")  # b's create failed without an answer: uncertain from now on
-    uncertain = ledger.begin("fay@contoso.com", "item-5", owner="c")
-    assert uncertain.uncertain
-    ledger.withdraw("fay@contoso.com", "item-5", uncertain)  # budget spent: still uncertain for the next one
-    assert ledger.begin("fay@contoso.com", "item-5", owner="d").uncertain
-
-    lapsing = Ledger(Tables(clients.tables), claim_seconds=5)
-    old = lapsing.begin("gus@contoso.com", "item-6", owner="slow")
-    later = datetime.now(timezone.utc) + timedelta(seconds=6)
-    taken = lapsing.begin("gus@contoso.com", "item-6", owner="quick", now=later)
-    assert taken.outcome == "claimed" and taken.uncertain
-    lapsing.withdraw("gus@contoso.com", "item-6", old)  # the slow one gives back a claim it no longer holds
-    row = lapsing.get("gus@contoso.com", "item-6")
-    assert row["owner"] == "quick" and row["status"] == "creating" and row["claim_until"]
-
-
 def test_an_item_and_its_copies_are_one_write_and_a_reconversion_never_hides_a_landed_copy(clients, storage_connection):
     tracking = Tracking(Tables(clients.tables))
     item = dict(item_id="item-4", stage="converted", copies=2)

@@ -109,7 +109,6 @@ class Claim:
     uncertain: bool = False  # an earlier attempt may have created the copy: ask Graph first
     retry_after: float = 0.0
     row: dict | None = None
-    etag: str | None = None  # of the row as this claim wrote it (withdraw writes only over that)
 
 
 class Ledger:
@@ -146,9 +145,9 @@ class Ledger:
         pk = table_key(mailbox)
         for _ in range(3):
             try:
-                written = self.table.create_entity({"PartitionKey": pk, "RowKey": item_key, "status": "creating",
-                                                    "owner": owner, "claim_until": until, "attempts": 1})
-                return Claim("claimed", etag=(written or {}).get("etag"))
+                self.table.create_entity({"PartitionKey": pk, "RowKey": item_key, "status": "creating", "owner": owner,
+                                          "claim_until": until, "attempts": 1})
+                return Claim("claimed")
             except ResourceExistsError:
                 pass
             try:
@@ -164,13 +163,12 @@ class Ledger:
             updated = dict(row)
             updated.update(status="creating", owner=owner, claim_until=until, attempts=int(row.get("attempts", 0)) + 1)
             try:
-                written = self.table.update_entity(updated, mode=UpdateMode.REPLACE, etag=row.metadata["etag"],
-                                                   match_condition=MatchConditions.IfNotModified)
+                self.table.update_entity(updated, mode=UpdateMode.REPLACE, etag=row.metadata["etag"],
+                                         match_condition=MatchConditions.IfNotModified)
             except (ResourceModifiedError, ResourceNotFoundError):
                 continue
-            # 'claimed' (written before any create was sent: an older version, or a withdrawn claim) is the only
-            # state that proves no create
-            return Claim("claimed", uncertain=status != "claimed", row=updated, etag=(written or {}).get("etag"))
+            # 'claimed' (written by an older version before any create) is the only state that proves no create
+            return Claim("claimed", uncertain=status != "claimed", row=updated)
         return Claim("busy", retry_after=5.0)
 
     def _merge(self, mailbox: str, item_key: str, **fields) -> None:
@@ -184,22 +182,6 @@ class Ledger:
 
     def mark_failed(self, mailbox: str, item_key: str, reason: str) -> None:
         self._merge(mailbox, item_key, status="failed", reason=reason[:1000], claim_until="")
-
-    def withdraw(self, mailbox: str, item_key: str, claim: Claim) -> None:
-        """Give back a claim before anything was sent to Graph for it (its mailbox's slots busy, budget spent):
-        'claimed' again, so the next attempt creates without asking Graph first, unless an earlier attempt had
-        left it uncertain ('creating' stays). Written only over the row as this claim left it (ETag): a claim
-        that lapsed and was taken over meanwhile is not touched."""
-        if not claim.etag:
-            self.release(mailbox, item_key)
-            return
-        entity = {"PartitionKey": table_key(mailbox), "RowKey": item_key,
-                  "status": "creating" if claim.uncertain else "claimed", "claim_until": ""}
-        try:
-            self.table.update_entity(entity, mode=UpdateMode.MERGE, etag=claim.etag,
-                                     match_condition=MatchConditions.IfNotModified)
-        except (ResourceModifiedError, ResourceNotFoundError):
-            pass  # taken over meanwhile: the new owner's claim stands
 
     def release(self, mailbox: str, item_key: str, *, hold_seconds: float = 0) -> None:
         """Give the claim up without an outcome (throttled, failed): keep 'creating' so the next attempt
