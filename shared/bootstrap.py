@@ -130,7 +130,7 @@ class Archiver:
 
     @cached_property
     def graph_in_flight(self) -> GraphInFlight:
-        """DELIVERY_WORKERS Graph requests in flight at most in this instance (creates, look-ups, directory)."""
+        """DELIVERY_WORKERS Graph requests in flight at most in this instance (deliveries, directory look-ups)."""
         return GraphInFlight(self.settings.delivery_workers)
 
     @property
@@ -138,7 +138,7 @@ class Archiver:
         if self._mailbox is None:
             from shared.adapters.graph import build_graph_mailbox
 
-            self._mailbox = self.graph_in_flight.mailbox(build_graph_mailbox(self.settings))
+            self._mailbox = build_graph_mailbox(self.settings)
         return self._mailbox
 
     @cached_property
@@ -217,6 +217,7 @@ class Archiver:
                 result = deliver.deliver_copy(
                     message, blobs=self.blobs, ledger=self.ledger, tracking=self.tracking, mailbox=self.mailbox,
                     slots=self.slots, folder_name=self.settings.archive_folder_name, budget=self.budget,
+                    graph_permit=self.graph_in_flight.hold,
                 )
             except Exception as exc:
                 final = dequeue_count >= self.max_dequeue_count
@@ -255,7 +256,8 @@ class Archiver:
     def deliver_now(self, message: DeliveryMessage, *, tracking) -> deliver.Delivered | deliver.Requeue:
         """A copy's first attempt at convert time (``tracking`` collects its outcome for the item's one write)."""
         result = deliver.deliver_copy(message, blobs=self.blobs, ledger=self.ledger, tracking=tracking, mailbox=self.mailbox,
-                                      slots=self.slots, folder_name=self.settings.archive_folder_name, budget=self.budget)
+                                      slots=self.slots, folder_name=self.settings.archive_folder_name, budget=self.budget,
+                                      graph_permit=self.graph_in_flight.hold)
         outcome = result.outcome if isinstance(result, deliver.Delivered) else "requeued"
         with self._at_convert_lock:
             self.delivered_at_convert[outcome] = self.delivered_at_convert.get(outcome, 0) + 1

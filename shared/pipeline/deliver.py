@@ -15,7 +15,9 @@ from __future__ import annotations
 import base64
 import logging
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass
+from typing import Callable, ContextManager
 
 from shared import names
 from shared.domain.bounded import for_log
@@ -52,6 +54,7 @@ def deliver_copy(
     folder_name: str,
     owner: str | None = None,
     budget=None,
+    graph_permit: Callable[[], ContextManager] = nullcontext,
 ) -> Delivered | Requeue:
     key = item_key(message.item_id)
     owner = owner or uuid.uuid4().hex
@@ -63,30 +66,33 @@ def deliver_copy(
         wait = budget.take(message.mailbox, 1) if budget is not None else 0.0
         if wait > 0:
             return Requeue(wait, "the mailbox's Graph request budget for this window is spent")
-        # the claim: one insert of the ledger row as 'creating' (claim before create)
-        claim = ledger.begin(message.mailbox, key, owner)
-        if claim.outcome == "delivered":
-            return _already_delivered(message, key, claim, tracking)
-        if claim.outcome == "busy":
-            return Requeue(max(claim.retry_after, 1.0), "another worker holds this copy")
-        try:
-            result = _create_claimed(message, claim, key, blobs=blobs, ledger=ledger, tracking=tracking,
-                                     mailbox=mailbox, folder_name=folder_name, budget=budget)
-            if not isinstance(result, CreatedCopy):
-                return result
-            created = result
-        except Exception as exc:
-            # The attempt failed without an outcome (5xx, timeout, lost answer, storage hiccup): hand the
-            # claim back now so the queue's retry can take it in seconds; the claim period is only for a
-            # worker that died. The ledger keeps 'creating', so the retry asks Graph first. A request
-            # that got no answer at all may still be running at Graph: hold the claim a few seconds so
-            # it settles before anyone asks.
-            unanswered = isinstance(exc, MailboxError) and exc.status is None
+        # one of this instance's DELIVERY_WORKERS Graph permits, taken before the claim so that waiting for it
+        # never eats into the claim's period; then the claim: one insert of the ledger row as 'creating'
+        with graph_permit():
+            claim = ledger.begin(message.mailbox, key, owner)
+            if claim.outcome == "delivered":
+                return _already_delivered(message, key, claim, tracking)
+            if claim.outcome == "busy":
+                return Requeue(max(claim.retry_after, 1.0), "another worker holds this copy")
             try:
-                ledger.release(message.mailbox, key, hold_seconds=UNANSWERED_SETTLE_SECONDS if unanswered else 0)
-            except Exception:  # noqa: BLE001 - the claim then lapses after DELIVERY_CLAIM_SECONDS
-                log.warning("could not hand back the claim on a copy of %s; it lapses on its own", for_log(message.item_id))
-            raise
+                result = _create_claimed(message, claim, key, blobs=blobs, ledger=ledger, tracking=tracking,
+                                         mailbox=mailbox, folder_name=folder_name, budget=budget)
+                if not isinstance(result, CreatedCopy):
+                    return result
+                created = result
+            except Exception as exc:
+                # The attempt failed without an outcome (5xx, timeout, lost answer, storage hiccup): hand the
+                # claim back now so the queue's retry can take it in seconds; the claim period is only for a
+                # worker that died. The ledger keeps 'creating', so the retry asks Graph first. A request
+                # that got no answer at all may still be running at Graph: hold the claim a few seconds so
+                # it settles before anyone asks.
+                unanswered = isinstance(exc, MailboxError) and exc.status is None
+                try:
+                    ledger.release(message.mailbox, key, hold_seconds=UNANSWERED_SETTLE_SECONDS if unanswered else 0)
+                except Exception:  # noqa: BLE001 - the claim then lapses after DELIVERY_CLAIM_SECONDS
+                    log.warning("could not hand back the claim on a copy of %s; it lapses on its own",
+                                for_log(message.item_id))
+                raise
 
     outcome = "partial" if (message.partial or created.notes) else "imported"
     ledger.mark_delivered(message.mailbox, key, message_id=created.message_id, outcome=outcome,
