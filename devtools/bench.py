@@ -19,7 +19,7 @@
    Times are CPU time (process_time), so other load on the machine barely moves them.
    parse: median microseconds per record to read the day's rendered records back into what a
    Graph create needs (``shared.adapters.graph.record.parse_record``), against the reference
-   reader in the same run (tests/graph/record_reference.py: the same code with every header
+   reader in the same run (tests/graph/record_reference.py: the same record_of with every header
    through the stdlib's ``policy.default`` HeaderRegistry), with how many records read the same.
 2. pipeline: copies per second through pull -> convert -> deliver on Azurite and the local Graph
    server (every Graph request delayed by --latency-ms, 120 by default: what Azure sees), against a

@@ -304,7 +304,11 @@ def _bytes_of(part: EmailMessage) -> bytes:
 
 
 def parse_record(eml: bytes) -> Record:
-    msg: EmailMessage = _PARSER.parsebytes(eml)  # type: ignore[assignment]
+    return record_of(_PARSER.parsebytes(eml))  # type: ignore[arg-type]
+
+
+def record_of(msg: EmailMessage) -> Record:
+    """The Record of a parsed message (any policy whose headers carry the registry's attributes)."""
     rec = Record()
     rec.subject = _clean(msg.get("Subject")) or ""
     senders = _addresses(msg, "From")
