@@ -63,9 +63,11 @@ import sys
 import threading
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from devtools.local_http import QuietServer, serve, shut
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +156,7 @@ class FeedServer:
         self._sorted = keyed
         self._by_id = {item_id: (moment, item) for moment, item_id, item in keyed if item_id}
         self._log: list[dict] = []
-        self._httpd: ThreadingHTTPServer | None = None
+        self._httpd: QuietServer | None = None
         self._thread: threading.Thread | None = None
         self._connections: set[socket.socket] = set()
         self.reset_faults()
@@ -163,20 +165,16 @@ class FeedServer:
     def start(self) -> "FeedServer":
         if self._httpd is not None:
             return self
-        handler = type("FeedHandler", (_Handler,), {"feed": self})
-        self._httpd = _QuietServer(("127.0.0.1", self.port), handler)
+        self._httpd, self._thread = serve(type("FeedHandler", (_Handler,), {"feed": self}), self.port, "feed-server")
         self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"feed-server-{self.port}", daemon=True)
-        self._thread.start()
         return self
 
     def stop(self) -> None:
         httpd, self._httpd = self._httpd, None
         if httpd is None:
             return
-        httpd.shutdown()
-        httpd.server_close()
+        shut(httpd, self._thread)
+        self._thread = None
         with self._lock:
             open_connections = list(self._connections)
             self._connections.clear()
@@ -185,9 +183,6 @@ class FeedServer:
                 conn.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
 
     def __enter__(self) -> "FeedServer":
         return self.start()
@@ -415,16 +410,6 @@ def _corrupted(data: bytes) -> bytes:
     for i in {0, len(flipped) // 2, len(flipped) - 1}:
         flipped[i] ^= 0xFF
     return bytes(flipped)
-
-
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address) -> None:
-        exc = sys.exc_info()[1]
-        if isinstance(exc, (ConnectionError, TimeoutError, OSError)):
-            return  # a client hanging up (or an injected drop) is not the server's problem
-        log.exception("feed server: error serving %s", client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -21,11 +21,12 @@ import hashlib
 import json
 import logging
 import socket
-import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import unquote, urlsplit
+
+from devtools.local_http import QuietServer, serve, shut
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ class MetaMediaServer:
         self._lock = threading.RLock()
         self._media: dict[str, tuple[bytes, str]] = {}
         self.requests: list[dict] = []
-        self._httpd: ThreadingHTTPServer | None = None
+        self._httpd: QuietServer | None = None
         self._thread: threading.Thread | None = None
         self.reset_faults()
 
@@ -108,36 +109,20 @@ class MetaMediaServer:
 
     def start(self) -> "MetaMediaServer":
         if self._httpd is None:
-            handler = type("MetaHandler", (_Handler,), {"meta": self})
-            self._httpd = _QuietServer(("127.0.0.1", self.port), handler)
+            self._httpd, self._thread = serve(type("MetaHandler", (_Handler,), {"meta": self}), self.port, "meta-media")
             self.port = self._httpd.server_address[1]
-            self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                            name=f"meta-media-{self.port}", daemon=True)
-            self._thread.start()
         return self
 
     def stop(self) -> None:
         httpd, self._httpd = self._httpd, None
         if httpd is not None:
-            httpd.shutdown()
-            httpd.server_close()
-            if self._thread is not None:
-                self._thread.join(timeout=5)
+            shut(httpd, self._thread)
 
     def __enter__(self) -> "MetaMediaServer":
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
-
-
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address) -> None:
-        if isinstance(sys.exc_info()[1], OSError):
-            return
-        log.exception("meta media server: error serving %s", client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
