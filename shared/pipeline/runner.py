@@ -84,17 +84,12 @@ def drain(
             if len(in_flight) > workers:
                 _done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
                 continue
-            if producing():  # the pull is still adding messages: ask when it says it queued some, else every
-                pause = last_receive + PRODUCER_PACE - time.monotonic()  # PRODUCER_PACE seconds at most
+            if producing():  # the pull is still adding messages: receive when it says it queued some (``arrivals``),
+                pause = last_receive + PRODUCER_PACE - time.monotonic()  # and at least every PRODUCER_PACE seconds
                 if arrivals is not None and arrivals.is_set():
                     arrivals.clear()
-                elif pause > 0:
-                    if arrivals is not None:
-                        arrivals.wait(min(pause, 0.05) if in_flight else pause)
-                    elif in_flight:
-                        _done, in_flight = wait(in_flight, timeout=pause, return_when=FIRST_COMPLETED)
-                    else:
-                        time.sleep(pause)
+                elif pause > 0:  # short waits while messages are in hand: a finished one makes room to receive
+                    (arrivals.wait if arrivals is not None else time.sleep)(min(pause, 0.05) if in_flight else pause)
                     continue
             room = 2 * workers - len(in_flight)
             batch = queues.receive(queue, max_messages=min(32, room), visibility_timeout=visibility_timeout)
