@@ -12,6 +12,8 @@ from shared.bootstrap import Archiver
 from shared.pipeline.pull import PullResult
 from shared.pipeline.runner import DrainStats, drain
 
+DELIVERIES_PACE = 1.0  # seconds between asks of the deliveries queue while items are still being converted
+
 
 @dataclass
 class CycleSummary:
@@ -54,20 +56,42 @@ class CycleSummary:
 def drain_all(app: Archiver, *, workers: int = 4, retry_delay_seconds: float | None = None, max_idle_seconds: float = 600.0,
               visibility_timeout: int = 300, progress=lambda _m: None, summary: CycleSummary | None = None,
               producing: Callable[[], bool] = lambda: False) -> CycleSummary:
-    """Drain the items queue (``producing``: a pull still adding to it), then build transcripts, then drain the
-    deliveries queue."""
+    """Drain the items queue (``producing``: a pull still adding to it) and, beside it, the deliveries queue, as
+    the Functions host runs both triggers at once: a copy handed back at convert (throttled, its mailbox paused,
+    its attempt failed) is retried while the other items are still converting, not after the last of them.
+    Transcripts (transcript mode) are built once the items are drained; the deliveries drain ends after that,
+    when its queue is empty."""
     summary = summary or CycleSummary(report_date="")
     delay = app.retry_delay_seconds if retry_delay_seconds is None else retry_delay_seconds
     common = dict(max_dequeue_count=app.max_dequeue_count, retry_delay_seconds=delay, max_idle_seconds=max_idle_seconds,
                   visibility_timeout=visibility_timeout, progress=progress)
-    items = drain(app.queues, names.ITEMS_QUEUE, app.on_item, workers=workers, producing=producing, **common)
-    built = app.build_transcripts()  # transcript mode only: complete days' transcripts, queued for delivery
+    converting = threading.Event()
+    converting.set()
+    beside: dict = {}
+
+    def drain_deliveries() -> None:
+        try:  # a handed-back copy waits at least a second in the queue: asking it every second meanwhile is enough
+            beside["stats"] = drain(app.queues, names.DELIVERIES_QUEUE, app.on_delivery, workers=workers,
+                                    producing=converting.is_set, pace=DELIVERIES_PACE, **common)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+            beside["error"] = exc
+
+    deliverer = threading.Thread(target=drain_deliveries, name="drain-deliveries", daemon=True)
+    deliverer.start()
+    try:
+        items = drain(app.queues, names.ITEMS_QUEUE, app.on_item, workers=workers, producing=producing, **common)
+        built = app.build_transcripts()  # transcript mode only: complete days' transcripts, queued for delivery
+    finally:
+        converting.clear()
+        deliverer.join()
+    if "error" in beside:
+        raise beside["error"]
+    deliveries = beside["stats"]
     if built is not None:
         summary.transcripts += built.transcripts
         if built.days or built.waiting:
             progress(f"transcripts: {built.transcripts} built for {', '.join(built.days) or 'no day'}; "
                      f"waiting for complete days: {', '.join(built.waiting) or 'none'}")
-    deliveries = drain(app.queues, names.DELIVERIES_QUEUE, app.on_delivery, workers=workers, **common)
     at_convert = getattr(app, "delivered_at_convert", {})  # first attempts made by convert_item
     for outcome, n in list(at_convert.items()):  # a handed-back ("requeued") copy lands later through the queue
         deliveries.outcomes[outcome] = deliveries.outcomes.get(outcome, 0) + n

@@ -48,9 +48,11 @@ def drain(
     progress: Callable[[str], None] = lambda _m: None,
     producing: Callable[[], bool] = lambda: False,
     arrivals: threading.Event | None = None,
+    pace: float = PRODUCER_PACE,
 ) -> DrainStats:
     """Process ``queue`` until it is empty (messages delayed by throttling are waited for) and ``producing``
-    says no more are coming (the pull running beside the drain; it sets ``arrivals`` when it queued some)."""
+    says no more are coming (the pull running beside the drain; it sets ``arrivals`` when it queued some).
+    While it produces, the queue is asked at most every ``pace`` seconds unless ``arrivals`` says otherwise."""
     stats = stats or DrainStats()
     idle_since: float | None = None
     last_progress = 0.0
@@ -85,7 +87,7 @@ def drain(
                 _done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
                 continue
             if producing():  # the pull is still adding messages: receive when it says it queued some (``arrivals``),
-                pause = last_receive + PRODUCER_PACE - time.monotonic()  # and at least every PRODUCER_PACE seconds
+                pause = last_receive + pace - time.monotonic()  # and at least every ``pace`` seconds
                 if arrivals is not None and arrivals.is_set():
                     arrivals.clear()
                 elif pause > 0:  # short waits while messages are in hand: a finished one makes room to receive
