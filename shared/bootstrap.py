@@ -217,7 +217,7 @@ class Archiver:
                 result = deliver.deliver_copy(
                     message, blobs=self.blobs, ledger=self.ledger, tracking=self.tracking, mailbox=self.mailbox,
                     slots=self.slots, folder_name=self.settings.archive_folder_name, budget=self.budget,
-                    graph_permit=self.graph_in_flight.hold,
+                    graph_permit=self.graph_in_flight.hold, wait_out=deliver.WAITED_OUT_FROM_THE_QUEUE,
                 )
             except Exception as exc:
                 final = dequeue_count >= self.max_dequeue_count

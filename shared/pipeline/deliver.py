@@ -5,15 +5,18 @@ Is there request budget left in this window (Exchange: 10,000 per 10 minutes)? (
 a 429's Retry-After pauses the mailbox and says when)
 Then the claim, one insert of the ledger row as 'creating': has the ledger seen this copy land?
 (skip) Is another worker on it right now? (come back later) Did an earlier attempt possibly
-create it? (ask Graph by the archive id) Only then create, and mark the ledger delivered.
-Throttling hands the message back to the queue with a delay instead of sleeping inside the
-function; a failed attempt hands its claim back at once (see ``deliver_copy``).
+create it? (ask Graph by the archive id; an attempt that got no answer asks at once, and nobody
+creates again until it has settled) Only then create, and mark the ledger delivered.
+Throttling hands the message back to the queue with a delay; only from the deliveries queue are
+waits of a few seconds (a Retry-After, a settling create) waited out in place. A failed attempt
+hands its claim back at once (see ``_attempt``).
 """
 
 from __future__ import annotations
 
 import base64
 import logging
+import time
 import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -29,6 +32,7 @@ log = logging.getLogger(__name__)
 MAX_REQUEUES = 200  # throttled hand-backs before a copy counts as failed (days of back-off at worst)
 SLOT_BUSY_DELAY = 3.0
 UNANSWERED_SETTLE_SECONDS = 5.0  # a create that got no answer (timeout, drop) may still land at Graph meanwhile
+WAITED_OUT_FROM_THE_QUEUE = 6.0  # seconds of Retry-After or settling the deliveries handler waits out in place
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ class Delivered:
 class Requeue:
     after_seconds: float
     reason: str
+    brief: bool = False  # a wait of seconds (an unanswered create settling, a Retry-After): worth waiting out in place
 
 
 def deliver_copy(
@@ -55,9 +60,38 @@ def deliver_copy(
     owner: str | None = None,
     budget=None,
     graph_permit: Callable[[], ContextManager] = nullcontext,
+    wait_out: float = 0.0,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Delivered | Requeue:
+    """One delivery attempt. Two short waits, up to ``wait_out`` seconds in all, are waited out here, holding no
+    slot, permit or claim, rather than handing the copy to the queue, which brings it back only after whole
+    seconds of visibility delay and polling: Graph's pause on the mailbox or this copy's own Retry-After (a
+    second or two, usually) and the rest of an unanswered create's settling time. The deliveries queue's handler waits (where
+    the copies are those already handed back once); a first attempt at convert does not (0): the item's other
+    copies, and the items behind it, would wait with it."""
     key = item_key(message.item_id)
     owner = owner or uuid.uuid4().hex
+    paused_for = getattr(budget, "paused_for", None)
+    waited = 0.0
+    while True:
+        pause = paused_for(message.mailbox) if paused_for is not None else 0.0
+        if pause > 0:
+            if waited + pause > wait_out:
+                return Requeue(pause, "Graph asked for a pause on this mailbox (Retry-After)")
+            sleep(pause)
+            waited += pause
+            continue
+        result = _attempt(message, key, owner, blobs=blobs, ledger=ledger, tracking=tracking, mailbox=mailbox,
+                          slots=slots, folder_name=folder_name, budget=budget, graph_permit=graph_permit)
+        if isinstance(result, Requeue) and result.brief and waited + result.after_seconds <= wait_out:
+            sleep(result.after_seconds)
+            waited += result.after_seconds
+            continue
+        return result
+
+
+def _attempt(message: DeliveryMessage, key: str, owner: str, *, blobs, ledger, tracking, mailbox: Mailbox, slots,
+             folder_name: str, budget, graph_permit: Callable[[], ContextManager]) -> Delivered | Requeue:
     created = None
     with slots.hold(message.mailbox) as held:
         if not held:
@@ -65,6 +99,8 @@ def deliver_copy(
         # the create (an uncertain earlier attempt adds its look-up below; the folder id is cached)
         wait = budget.take(message.mailbox, 1) if budget is not None else 0.0
         if wait > 0:
+            if getattr(budget, "paused_for", None) and budget.paused_for(message.mailbox) > 0:  # a 429 came meanwhile
+                return Requeue(wait, "Graph asked for a pause on this mailbox (Retry-After)", brief=True)
             return Requeue(wait, "the mailbox's Graph request budget for this window is spent")
         # one of this instance's DELIVERY_WORKERS Graph permits, taken before the claim so that waiting for it
         # never eats into the claim's period; then the claim: one insert of the ledger row as 'creating'
@@ -84,11 +120,15 @@ def deliver_copy(
                 # The attempt failed without an outcome (5xx, timeout, lost answer, storage hiccup): hand the
                 # claim back now so the queue's retry can take it in seconds; the claim period is only for a
                 # worker that died. The ledger keeps 'creating', so the retry asks Graph first. A request
-                # that got no answer at all may still be running at Graph: hold the claim a few seconds so
-                # it settles before anyone asks.
+                # that got no answer at all has usually landed (asked at once, below); else it may still be
+                # running at Graph: for a few seconds the retry may find it but must not create it again.
                 unanswered = isinstance(exc, MailboxError) and exc.status is None
+                if unanswered and (found := _ask_after_no_answer(message, key, ledger=ledger, tracking=tracking,
+                                                                 mailbox=mailbox, folder_name=folder_name,
+                                                                 budget=budget)) is not None:
+                    return found
                 try:
-                    ledger.release(message.mailbox, key, hold_seconds=UNANSWERED_SETTLE_SECONDS if unanswered else 0)
+                    ledger.release(message.mailbox, key, settle_seconds=UNANSWERED_SETTLE_SECONDS if unanswered else 0)
                 except Exception:  # noqa: BLE001 - the claim then lapses after DELIVERY_CLAIM_SECONDS
                     log.warning("could not hand back the claim on a copy of %s; it lapses on its own",
                                 for_log(message.item_id))
@@ -125,26 +165,28 @@ def _create_claimed(message: DeliveryMessage, claim, key: str, *, blobs, ledger,
         folder_id = mailbox.ensure_folder(message.mailbox, folder_name)
         existing = mailbox.find_copy(message.mailbox, folder_id, message.item_id) if claim.uncertain else None
         if existing:
-            outcome = "partial" if message.partial else "imported"
-            ledger.mark_delivered(message.mailbox, key, message_id=existing, outcome=outcome,
-                                  report_date=message.report_date, found_existing=True)
-            tracking.copy_outcome(message.report_date, key, message.mailbox, outcome, _partial_reason(message, []))
-            return Delivered(outcome)
+            return _found_existing(message, key, existing, ledger=ledger, tracking=tracking)
+        if claim.uncertain and (settling := claim.settling_for()) > 0:  # not found, but it may still land
+            ledger.release(message.mailbox, key)
+            return Requeue(settling, "a create that got no answer may still land at Graph: asked again before "
+                           "creating once it has settled", brief=True)
         eml = base64.b64decode(message.eml_b64) if message.eml_b64 else blobs.get(names.MIME, message.mime_blob)
         return mailbox.create_copy(message.mailbox, folder_id, ArchiveCopy(
             mailbox=message.mailbox, archive_id=message.item_id, eml=eml, item_class=message.item_class))
     except MailboxThrottled as exc:
-        if budget is not None and getattr(budget, "pause", None):
-            # Graph's Retry-After paces every copy of the mailbox (also when the budget's window still has room:
+        if exc.paces_mailbox and budget is not None and getattr(budget, "pause", None):
+            # a 429's Retry-After paces every copy of the mailbox (also when the budget's window still has room:
             # Exchange counts on a sliding window of its own); paused first, so no sibling sends into the 429
             budget.pause(message.mailbox, exc.retry_after)
-        ledger.release(message.mailbox, key)
+        # a 429 on the only create ever sent for this copy (no earlier attempt left it uncertain) created nothing:
+        # the retry creates straight away instead of asking Graph first
+        ledger.release(message.mailbox, key, nothing_created=exc.nothing_created and not claim.uncertain)
         if message.requeues >= MAX_REQUEUES:
             reason = f"throttled by Graph {message.requeues} times; redrive later ({exc})"
             ledger.mark_failed(message.mailbox, key, reason)
             tracking.copy_outcome(message.report_date, key, message.mailbox, "failed", reason, stage="deliver")
             return Delivered("failed", reason)
-        return Requeue(max(exc.retry_after, 1.0), f"throttled ({exc.code or exc.status})")
+        return Requeue(max(exc.retry_after, 1.0), f"throttled ({exc.code or exc.status})", brief=True)
     except MailboxPermanent as exc:
         reason = f"Graph refused the copy: {exc}"
         ledger.mark_failed(message.mailbox, key, reason)
@@ -153,6 +195,30 @@ def _create_claimed(message: DeliveryMessage, claim, key: str, *, blobs, ledger,
         return Delivered("failed", reason)
     # MailboxTransient and anything else propagate: deliver_copy hands the claim back, the queue
     # retries; the ledger says 'creating', so the next attempt asks Graph before creating again.
+
+
+def _found_existing(message: DeliveryMessage, key: str, existing: str, *, ledger, tracking) -> Delivered:
+    outcome = "partial" if message.partial else "imported"
+    ledger.mark_delivered(message.mailbox, key, message_id=existing, outcome=outcome,
+                          report_date=message.report_date, found_existing=True)
+    tracking.copy_outcome(message.report_date, key, message.mailbox, outcome, _partial_reason(message, []))
+    return Delivered(outcome)
+
+
+def _ask_after_no_answer(message: DeliveryMessage, key: str, *, ledger, tracking, mailbox: Mailbox, folder_name: str,
+                         budget) -> Delivered | None:
+    """A create that got no answer has usually landed (its answer was lost on the way back): ask Graph once, at
+    once, still under the slot and the claim. Found: the copy is delivered, in this attempt, seconds sooner.
+    Not found (it may still be running at Graph) or the question failed: None, and the claim is held while the
+    request settles, as before; the retry asks again before it creates. Only a found copy is acted on here."""
+    if budget is not None and budget.take(message.mailbox, 1) > 0:
+        return None
+    try:
+        existing = mailbox.find_copy(message.mailbox, mailbox.ensure_folder(message.mailbox, folder_name),
+                                     message.item_id)
+    except Exception:  # noqa: BLE001 - the settle and the retry's own question cover it
+        return None
+    return _found_existing(message, key, existing, ledger=ledger, tracking=tracking) if existing else None
 
 
 def _partial_reason(message: DeliveryMessage, notes: list[str]) -> str:

@@ -80,9 +80,17 @@ class MailboxError(RuntimeError):
 class MailboxThrottled(MailboxError):
     """429/503 (or a throttled $batch part): come back after ``retry_after`` seconds."""
 
-    def __init__(self, message: str, retry_after: float, **kw):
+    def __init__(self, message: str, retry_after: float, *, nothing_created: bool = False, **kw):
         super().__init__(message, **kw)
         self.retry_after = retry_after
+        self.nothing_created = nothing_created  # the adapter knows the refused request was the copy's only write
+
+    @property
+    def paces_mailbox(self) -> bool:
+        """A 429 is Exchange throttling this app on this mailbox: every copy for it waits the Retry-After. A 503
+        is the service unavailable for this request (Graph: "you may repeat the request after a delay"): this
+        copy waits it, the mailbox's other copies go on (each meets its own 503 if the service is still down)."""
+        return self.status != 503
 
 
 class MailboxTransient(MailboxError):

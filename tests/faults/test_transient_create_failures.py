@@ -1,6 +1,7 @@
 """A create that fails without a clear outcome (500, timeout, answer lost after the create) costs
-seconds, not the claim period: the claim is handed back at once (a few seconds' hold when no answer
-came at all), the retry asks Graph first, and the copy lands exactly once.
+seconds, not the claim period: the claim is handed back at once, the retry asks Graph first, and the
+copy lands exactly once. A create that got no answer is asked about at once (it has usually landed);
+not found, it is not created again until it has had a few seconds to settle at Graph.
 
 The claim period stays at its production default (600 s) here, so a copy that waited for its claim
 to lapse would not land within these tests' idle limits.
@@ -16,8 +17,9 @@ from devtools.graph_server import Fault
 from devtools.local_world import start_world
 from shared import names
 from shared.cli.run import drain_all
+from shared.adapters.storage.tables import table_key
 from shared.pipeline import deliver
-from shared.pipeline.messages import DeliveryMessage
+from shared.pipeline.messages import DeliveryMessage, item_key
 from shared.pipeline.ports import MailboxError
 from shared.pipeline.runner import drain
 from tests.e2e.conftest import quiet
@@ -34,15 +36,23 @@ def _deliver(app, message):
                                 budget=app.budget)
 
 
-@pytest.mark.parametrize("kind", ["500", "timeout", "commit_then_drop"])
+def _one_queued_copy(world, app) -> DeliveryMessage:
+    app.deliver_at_convert = False  # the copies wait in the deliveries queue: these tests deliver one by hand
+    app.pull()
+    drain(app.queues, names.ITEMS_QUEUE, app.on_item, max_dequeue_count=5, retry_delay_seconds=0.2)
+    [received] = app.queues.receive(names.DELIVERIES_QUEUE, max_messages=1, visibility_timeout=60)
+    return DeliveryMessage.model_validate_json(received.body)
+
+
+def _lookups(requests) -> int:
+    return sum(1 for r in requests if r["method"] == "GET" and "ArchiveItemId" in r["path"])
+
+
+@pytest.mark.parametrize("kind", ["500", "timeout"])
 def test_a_transient_create_failure_is_retried_within_seconds_and_lands_once(storage_connection, kind):
     with start_world(storage_connection=storage_connection, overrides=PRODUCTION_CLAIM) as world:
         app = world.archiver()
-        app.deliver_at_convert = False  # the copies wait in the deliveries queue: this test delivers one by hand
-        app.pull()
-        drain(app.queues, names.ITEMS_QUEUE, app.on_item, max_dequeue_count=5, retry_delay_seconds=0.2)
-        [received] = app.queues.receive(names.DELIVERIES_QUEUE, max_messages=1, visibility_timeout=60)
-        message = DeliveryMessage.model_validate_json(received.body)
+        message = _one_queued_copy(world, app)
         world.graph.inject(Fault(kind=kind, method="POST", path_contains="/messages", times=1))
         with pytest.raises(MailboxError):
             _deliver(app, message)
@@ -58,8 +68,52 @@ def test_a_transient_create_failure_is_retried_within_seconds_and_lands_once(sto
         assert isinstance(result, deliver.Delivered) and result.outcome == "imported", result
         assert waited <= deliver.UNANSWERED_SETTLE_SECONDS + 1
         # the retry asked Graph for the copy before creating (the first attempt may have created it)
-        retry_requests = world.graph.requests[failed_at:]
-        assert any(r["method"] == "GET" and "ArchiveItemId" in r["path"] for r in retry_requests)
+        assert _lookups(world.graph.requests[failed_at:]) >= 1
+        assert landed(world)[(message.item_id, message.mailbox.lower())] == 1
+        app.close()
+
+
+def test_a_create_whose_answer_was_lost_is_found_at_once_and_lands_once(storage_connection):
+    """Exchange created the copy and the answer never came back: one look-up in the same attempt finds it; no
+    settling wait, no second create, no trip through the queue."""
+    with start_world(storage_connection=storage_connection, overrides=PRODUCTION_CLAIM) as world:
+        app = world.archiver()
+        message = _one_queued_copy(world, app)
+        world.graph.inject(Fault(kind="commit_then_drop", method="POST", path_contains="/messages", times=1))
+        before = len(world.graph.requests)
+        started = time.monotonic()
+        result = _deliver(app, message)
+        assert isinstance(result, deliver.Delivered) and result.outcome == "imported", result
+        assert time.monotonic() - started < deliver.UNANSWERED_SETTLE_SECONDS
+        sent = world.graph.requests[before:]
+        assert sum(1 for r in sent if r["method"] == "POST" and r["path"].endswith("/messages")) == 1
+        assert _lookups(sent) == 1
+        assert landed(world)[(message.item_id, message.mailbox.lower())] == 1
+        row = app.ledger.table.get_entity(table_key(message.mailbox), item_key(message.item_id))
+        assert row["status"] == "delivered" and row["found_existing"] is True
+        app.close()
+
+
+def test_a_create_still_running_at_graph_is_not_sent_again_before_it_settles(storage_connection):
+    """No answer and not found yet (the create may still be running at Graph): the retries may ask, and do, but
+    none creates again until the settling time has passed; then exactly one copy lands."""
+    with start_world(storage_connection=storage_connection, overrides=PRODUCTION_CLAIM) as world:
+        app = world.archiver()
+        message = _one_queued_copy(world, app)
+        world.graph.inject(Fault(kind="drop", method="POST", path_contains="/messages", times=1))  # dropped unsent
+        with pytest.raises(MailboxError):
+            _deliver(app, message)
+        failed = time.monotonic()
+        posts = sum(1 for r in world.graph.requests if r["method"] == "POST" and r["path"].endswith("/messages"))
+        early = _deliver(app, message)  # at once: asks, finds nothing, and does not create
+        assert isinstance(early, deliver.Requeue) and early.brief, early
+        assert 0 < early.after_seconds <= deliver.UNANSWERED_SETTLE_SECONDS
+        assert sum(1 for r in world.graph.requests if r["method"] == "POST" and r["path"].endswith("/messages")) == posts
+        waited = deliver.deliver_copy(message, blobs=app.blobs, ledger=app.ledger, tracking=app.tracking,
+                                      mailbox=app.mailbox, slots=app.slots, folder_name=app.settings.archive_folder_name,
+                                      budget=app.budget, wait_out=deliver.WAITED_OUT_FROM_THE_QUEUE)
+        assert isinstance(waited, deliver.Delivered) and waited.outcome == "imported", waited  # waited out in place
+        assert time.monotonic() - failed >= deliver.UNANSWERED_SETTLE_SECONDS - 0.5
         assert landed(world)[(message.item_id, message.mailbox.lower())] == 1
         app.close()
 

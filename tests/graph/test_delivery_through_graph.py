@@ -46,7 +46,7 @@ class Ledger:
     def mark_failed(self, mailbox, key, reason):
         self.rows[(mailbox, key)].update(status="failed", reason=reason)
 
-    def release(self, mailbox, key, hold_seconds=0):
+    def release(self, mailbox, key, **_kw):
         pass
 
 

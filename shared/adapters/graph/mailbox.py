@@ -40,6 +40,7 @@ from shared.pipeline.ports import (
     CreatedCopy,
     MailboxError,
     MailboxPermanent,
+    MailboxThrottled,
     MailboxTransient,
     StoredCopy,
 )
@@ -236,7 +237,13 @@ class GraphMailbox:
         )
         info = self._messages(user_id, folder_id).to_post_request_information(
             message, request_configuration=request_config(retry=False))
-        created_id = self._send_for_id(info, "creating the copy")
+        try:
+            created_id = self._send_for_id(info, "creating the copy")
+        except MailboxThrottled as exc:
+            # a 429 is Exchange refusing the request before acting on it: no copy exists. (A 503 may come
+            # after a create that was done, so it stays uncertain.)
+            exc.nothing_created = exc.status == 429
+            raise
         if not uploads:
             return CreatedCopy(message_id=created_id, attachments_uploaded=len(inline), notes=notes)
 

@@ -110,6 +110,14 @@ class Claim:
     retry_after: float = 0.0
     row: dict | None = None
 
+    def settling_for(self, now: datetime | None = None) -> float:
+        """Seconds until an earlier, unanswered create has surely settled at Graph (0.0: it has, or there was none):
+        until then a copy not found by the look-up must not be created again."""
+        until = (self.row or {}).get("settle_until")
+        if not until:
+            return 0.0
+        return max((datetime.fromisoformat(until) - (now or utcnow())).total_seconds(), 0.0)
+
 
 class Ledger:
     """One row per (mailbox, item): who is delivering it, and whether it is delivered.
@@ -183,11 +191,19 @@ class Ledger:
     def mark_failed(self, mailbox: str, item_key: str, reason: str) -> None:
         self._merge(mailbox, item_key, status="failed", reason=reason[:1000], claim_until="")
 
-    def release(self, mailbox: str, item_key: str, *, hold_seconds: float = 0) -> None:
+    def release(self, mailbox: str, item_key: str, *, settle_seconds: float = 0, nothing_created: bool = False) -> None:
         """Give the claim up without an outcome (throttled, failed): keep 'creating' so the next attempt
-        checks Graph. ``hold_seconds`` keeps it held that much longer (an unanswered request settling)."""
-        until = (utcnow() + timedelta(seconds=hold_seconds)).isoformat() if hold_seconds > 0 else ""
-        self._merge(mailbox, item_key, claim_until=until)
+        checks Graph. ``settle_seconds``: a create got no answer and may still land at Graph meanwhile; until
+        then the next attempt may ask Graph (a copy found is delivered) but must not create again
+        (``settling_for``). ``nothing_created``: Graph refused the only create ever sent for this copy (a 429
+        on it), so the row goes back to 'claimed', the state that proves no create, and the next attempt
+        creates without asking."""
+        fields: dict = {"claim_until": ""}
+        if settle_seconds > 0:
+            fields["settle_until"] = (utcnow() + timedelta(seconds=settle_seconds)).isoformat()
+        if nothing_created:
+            fields["status"] = "claimed"
+        self._merge(mailbox, item_key, **fields)
 
     def rows(self) -> Iterator[dict]:
         for row in self.table.list_entities():
