@@ -65,14 +65,14 @@ def drain_all(app: Archiver, *, workers: int = 4, retry_delay_seconds: float | N
     delay = app.retry_delay_seconds if retry_delay_seconds is None else retry_delay_seconds
     common = dict(max_dequeue_count=app.max_dequeue_count, retry_delay_seconds=delay, max_idle_seconds=max_idle_seconds,
                   visibility_timeout=visibility_timeout, progress=progress)
-    converting = threading.Event()
+    converting, converted = threading.Event(), threading.Event()  # converted wakes the deliveries drain at once
     converting.set()
     beside: dict = {}
 
     def drain_deliveries() -> None:
         try:  # a handed-back copy waits at least a second in the queue: asking it every second meanwhile is enough
             beside["stats"] = drain(app.queues, names.DELIVERIES_QUEUE, app.on_delivery, workers=workers,
-                                    producing=converting.is_set, pace=DELIVERIES_PACE, **common)
+                                    producing=converting.is_set, arrivals=converted, pace=DELIVERIES_PACE, **common)
         except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
             beside["error"] = exc
 
@@ -83,6 +83,7 @@ def drain_all(app: Archiver, *, workers: int = 4, retry_delay_seconds: float | N
         built = app.build_transcripts()  # transcript mode only: complete days' transcripts, queued for delivery
     finally:
         converting.clear()
+        converted.set()
         deliverer.join()
     if "error" in beside:
         raise beside["error"]
