@@ -22,7 +22,8 @@
    reader in the same run (tests/graph/record_reference.py: the same record_of with every header
    through the stdlib's ``policy.default`` HeaderRegistry), with how many records read the same.
 2. pipeline: copies per second through pull -> convert -> deliver on Azurite and the local Graph
-   server (every Graph request delayed by --latency-ms, 120 by default: what Azure sees), against a
+   server (every Graph request delayed by --latency-ms, 120 by default: what Azure sees; the Graph and
+   feed servers in a process of their own unless --servers-in-process), against a
    naive threaded archiver: the same copies created straight through the adapter by as many
    threads (no storage, no queues, no ledger). The ratio is the price of exactly-once bookkeeping
    (goal >= 0.9). Also: Graph requests per copy, process CPU per copy, and every storage request
@@ -165,7 +166,7 @@ def _stdlib_same_structure(structure: tuple) -> bytes:
     return msg.as_bytes()
 
 
-def bench_pipeline(scale: int, *, workers: int = 8, latency_ms: float = 120.0) -> None:
+def bench_pipeline(scale: int, *, workers: int = 8, latency_ms: float = 120.0, servers_apart: bool = True) -> None:
     """The whole cycle against a naive threaded archiver (same world, same worker count, direct creates).
 
     The day runs in two halves: the first half pays the one-time costs (directory look-ups, the archive
@@ -179,7 +180,8 @@ def bench_pipeline(scale: int, *, workers: int = 8, latency_ms: float = 120.0) -
     from shared.pipeline.ports import ArchiveCopy, MailboxThrottled
 
     # the same Graph concurrency on both sides: ours delivers at most ``workers`` copies at once (DELIVERY_WORKERS)
-    with start_world(scale=scale, overrides={"DELIVERY_CLAIM_SECONDS": "30", "DELIVERY_WORKERS": str(workers)}) as world:
+    with start_world(scale=scale, overrides={"DELIVERY_CLAIM_SECONDS": "30", "DELIVERY_WORKERS": str(workers)},
+                     servers_apart=servers_apart) as world:
         world.graph.latency = latency_ms / 1000.0  # what a Graph round trip from Azure costs
         world.graph.concurrency_limit = 4  # Exchange's: a fifth request in flight for one mailbox gets a 429
         app = world.archiver()
@@ -232,8 +234,9 @@ def bench_pipeline(scale: int, *, workers: int = 8, latency_ms: float = 120.0) -
     (cold_s, cold_cpu, cold_copies), (warm_s, warm_cpu, _n) = timings["cold"], timings["warm"]
     ours, naive = copies / warm_s, len(jobs) / direct_s
     total = cold_copies + copies
-    print(f"pipeline: scale {scale}, Graph latency {latency_ms:.0f} ms, {workers} workers (measured under load: "
-          "compare same-run figures only)")
+    where = "in a process of their own, as in Azure" if servers_apart else "in the archiver's process"
+    print(f"pipeline: scale {scale}, Graph latency {latency_ms:.0f} ms, {workers} workers, the local Graph and feed "
+          f"servers {where} (measured under load: compare same-run figures only)")
     print(f"  first half (cold: look-ups, folders)     {cold_s:7.2f} s  {cold_copies / cold_s:7.1f} copies/s  ({cold_copies} copies)")
     print(f"  second half (steady state)               {warm_s:7.2f} s  {ours:7.1f} copies/s  ({copies} copies, "
           f"{summary.failed} failed)")
@@ -248,7 +251,7 @@ def bench_pipeline(scale: int, *, workers: int = 8, latency_ms: float = 120.0) -
     print(f"  Graph requests per copy (whole day)      {graph_requests / max(total, 1):7.2f}")
     print(f"  process CPU per copy: steady {warm_cpu / max(copies, 1) * 1e3:6.1f} ms, cold "
           f"{cold_cpu / max(cold_copies, 1) * 1e3:6.1f} ms, naive {direct_cpu / max(len(jobs), 1) * 1e3:6.1f} ms "
-          "(all include the in-process local Graph and feed servers)")
+          + ("(the local servers' CPU not included)" if servers_apart else "(all include the local Graph and feed servers)"))
     print(f"  storage requests per copy, steady state: {counter.total / max(copies, 1):.2f} (goal <= 6)")
     print(breakdown(counter, copies))
 
@@ -388,11 +391,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--posts", type=int, default=100, help="webhook POSTs for the webhook figure (default 100)")
     parser.add_argument("--workers", type=int, default=8, help="pipeline: workers, and the naive baseline's threads")
     parser.add_argument("--latency-ms", type=float, default=120.0, help="pipeline: added to every Graph request")
+    parser.add_argument("--servers-in-process", action="store_true",
+                        help="pipeline, backlog: run the local Graph and feed servers in the archiver's process (default: a "
+                             "process of their own, as the outside services are in Azure)")
     args = parser.parse_args(argv)
     if args.which == "backlog":  # not part of "all": it takes minutes (the 900/60 s run waits for budget windows)
         from devtools.bench_backlog import bench_backlog
 
-        bench_backlog(args.copies, scale=args.scale or 1, latency_ms=args.latency_ms, workers=args.workers)
+        bench_backlog(args.copies, scale=args.scale or 1, latency_ms=args.latency_ms, workers=args.workers,
+                      servers_apart=not args.servers_in_process)
         return 0
     args.scale = args.scale or 4
     if args.which in ("all", "render"):
@@ -400,7 +407,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.which in ("all", "parse"):
         bench_parse(args.scale, args.repeats)
     if args.which in ("all", "pipeline"):
-        bench_pipeline(args.scale, workers=args.workers, latency_ms=args.latency_ms)
+        bench_pipeline(args.scale, workers=args.workers, latency_ms=args.latency_ms,
+                       servers_apart=not args.servers_in_process)
     if args.which in ("all", "storage"):
         bench_storage(args.scale)
     if args.which in ("all", "faults"):

@@ -11,8 +11,9 @@ them (records rendered and stored, one DeliveryMessage per copy, small records i
 60 s) and with the default one (9,500 per 600 s). The ceiling is what the limits allow: N creates through
 4 slots of ``latency`` each after the folder's set-up (2 requests), a request starting no sooner than the
 window admits it (with 2,000 copies at ``--scale 10`` the set-up makes it a third window). A naive run (the same
-creates straight through the adapter by 4 threads, nothing else) shows what the machine and the in-process
-local server themselves allow.
+creates straight through the adapter by 4 threads, nothing else) shows what the machine and the local server
+themselves allow. The local Graph server runs in a process of its own, as Graph is apart from the archiver in
+Azure (``--servers-in-process``: in this one).
 """
 
 from __future__ import annotations
@@ -115,12 +116,12 @@ class BacklogRun:
 
 
 def run_backlog(label: str, records, *, budget: tuple[int, int], rate_limit: tuple[int, float] | None,
-                latency: float, workers: int = 8, overrides: dict | None = None) -> BacklogRun:
+                latency: float, workers: int = 8, overrides: dict | None = None, servers_apart: bool = True) -> BacklogRun:
     from devtools.local_world import start_world
     from shared.adapters.storage.budget import MailboxRequestBudget
     from shared.pipeline.runner import drain
 
-    with start_world(overrides=overrides or {}) as world:
+    with start_world(overrides=overrides or {}, servers_apart=servers_apart) as world:
         world.graph.add_user(MAILBOX)
         app = world.archiver()
         if (app.budget.per_window, app.budget.window) != budget:  # a scaled budget (the settings start at 60 s)
@@ -143,18 +144,27 @@ def run_backlog(label: str, records, *, budget: tuple[int, int], rate_limit: tup
                       requests=sum(1 for r in seen if r["mailbox"]), requeued=stats.outcomes.get("requeued", 0))
 
 
-def run_naive(records, *, rate_limit: tuple[int, float] | None, latency: float) -> tuple[float, int]:
+def run_naive(records, *, rate_limit: tuple[int, float] | None, latency: float,
+              servers_apart: bool = True) -> tuple[float, int]:
     """The same creates sent straight through the adapter by 4 threads (no storage, queue, ledger, slots or budget;
     a 429 slept for its Retry-After in the thread): what this machine and the local server allow.
     Returns (seconds, 429s)."""
     from concurrent.futures import ThreadPoolExecutor
+    from contextlib import ExitStack
 
     from devtools.graph_server import GraphServer
+    from devtools.remote_servers import RemoteGraph, start_servers
     from shared.adapters.graph import build_graph_mailbox
     from shared.pipeline.ports import ArchiveCopy, MailboxThrottled
     from shared.settings import load_settings
 
-    with GraphServer() as graph:
+    with ExitStack() as stack:
+        if servers_apart:
+            servers = start_servers()
+            stack.callback(servers.shutdown)
+            graph = RemoteGraph(servers.Graph(0))
+        else:
+            graph = stack.enter_context(GraphServer())
         graph.add_user(MAILBOX)
         graph.latency, graph.concurrency_limit, graph.rate_limit = latency, CONCURRENCY, rate_limit
         mailbox = build_graph_mailbox(load_settings(AzureWebJobsStorage="UseDevelopmentStorage=true",
@@ -179,7 +189,8 @@ def run_naive(records, *, rate_limit: tuple[int, float] | None, latency: float) 
         return seconds, sum(1 for r in graph.requests if r["status"] == 429)
 
 
-def bench_backlog(copies: int = 2000, *, scale: int = 1, latency_ms: float = 120.0, workers: int = 8) -> None:
+def bench_backlog(copies: int = 2000, *, scale: int = 1, latency_ms: float = 120.0, workers: int = 8,
+                  servers_apart: bool = True) -> None:
     latency = latency_ms / 1000.0
     limit = (EXCHANGE_LIMIT[0] // scale, EXCHANGE_LIMIT[1] / scale)
     records = render_backlog(copies)
@@ -190,14 +201,15 @@ def bench_backlog(copies: int = 2000, *, scale: int = 1, latency_ms: float = 120
             (f"after: {9500 // scale} per {600 // scale} s", (9500 // scale, 600 // scale), {})]
     print(f"backlog: {copies} copies for one mailbox; local Graph: {latency_ms:.0f} ms a request, {CONCURRENCY} concurrent, "
           f"{limit[0]} requests per {limit[1]:g} s sliding{' (Exchange scaled 1/' + str(scale) + ')' if scale > 1 else ''}; "
-          f"{workers} workers (measured under load: compare same-run figures only)")
+          f"{workers} workers; the local Graph server {'in a process of its own' if servers_apart else 'in this process'} "
+          "(measured under load: compare same-run figures only)")
     print(f"  ceiling from the limits: {ceiling:7.2f} s  {copies / ceiling:6.1f} copies/s")
-    naive, naive_429s = run_naive(records, rate_limit=limit, latency=latency)
+    naive, naive_429s = run_naive(records, rate_limit=limit, latency=latency, servers_apart=servers_apart)
     print(f"  {'naive: 4 threads, direct':24s} {naive:7.2f} s  {copies / naive:6.1f} copies/s  ratio {ceiling / naive:4.2f} "
           f"(what this machine and the local server allow: no storage, queue, ledger or budget)  429s {naive_429s}")
     for label, budget, overrides in runs:
         r = run_backlog(label, records, budget=budget, rate_limit=limit, latency=latency, workers=workers,
-                        overrides=overrides)
+                        overrides=overrides, servers_apart=servers_apart)
         print(f"  {label:24s} {r.seconds:7.2f} s  {r.copies / r.seconds:6.1f} copies/s  ratio {ceiling / r.seconds:4.2f} "
               f"(goal >= 0.9)  429s {r.throttled}, requeued {r.requeued}, Graph requests {r.requests}; "
               f"{r.landed} landed, {r.lost} lost, {r.doubled} doubled; {naive / r.seconds:4.2f} of naive")

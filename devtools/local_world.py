@@ -73,8 +73,12 @@ class LocalWorld:
 
 
 def start_world(*, storage_connection: str | None = None, day: date | None = None, seed: int = 7, scale: int = 1,
-                overrides: dict | None = None, feed_port: int = 0, graph_port: int = 0) -> LocalWorld:
-    """Start what is not given: Azurite (in memory), the feed with a generated day, the Graph server with its users."""
+                overrides: dict | None = None, feed_port: int = 0, graph_port: int = 0,
+                servers_apart: bool = False) -> LocalWorld:
+    """Start what is not given: Azurite (in memory), the feed with a generated day, the Graph server with its users.
+    ``servers_apart``: the feed and Graph servers run in a process of their own, as the outside services do in
+    Azure (the benchmarks; see devtools.remote_servers), reachable through the part of their interface the
+    benchmarks use."""
     stack = ExitStack()
     azurite = None
     if storage_connection is None:
@@ -82,12 +86,20 @@ def start_world(*, storage_connection: str | None = None, day: date | None = Non
         storage_connection = azurite.connection_string
     # yesterday by default: the whole day is in the past, so the first pull's window covers all of it
     sample = generate_day(day or (datetime.now(timezone.utc).date() - timedelta(days=1)), seed=seed, scale=scale)
-    feed = FeedServer(sample.items, sample.attachments, token=FEED_TOKEN, port=feed_port)
-    feed.start()
-    stack.callback(feed.stop)
-    graph = GraphServer(port=graph_port)
-    graph.start()
-    stack.callback(graph.stop)
+    if servers_apart:
+        from devtools.remote_servers import RemoteFeed, RemoteGraph, start_servers
+
+        servers = start_servers()
+        stack.callback(servers.shutdown)
+        feed = RemoteFeed(servers.Feed(sample.items, sample.attachments, FEED_TOKEN, feed_port))
+        graph = RemoteGraph(servers.Graph(graph_port))
+    else:
+        feed = FeedServer(sample.items, sample.attachments, token=FEED_TOKEN, port=feed_port)
+        feed.start()
+        stack.callback(feed.stop)
+        graph = GraphServer(port=graph_port)
+        graph.start()
+        stack.callback(graph.stop)
     for user in sample.users:
         graph.add_user(user["address"], enabled=user.get("enabled", True), has_mailbox=user.get("has_mailbox", True),
                        display_name=user.get("display_name"), aliases=tuple(user.get("aliases", ())))
