@@ -147,17 +147,23 @@ def breakdown(counter: StorageCounter, copies: int) -> str:
     return "\n".join(lines)
 
 
+def half_way(world):
+    """Where the first half of the world's day ends: its noon (UTC)."""
+    from datetime import datetime, time as dtime, timezone
+
+    return datetime.combine(world.day.day, dtime(12, 0), tzinfo=timezone.utc)
+
+
 def run_day_in_two_halves(world, app, *, workers: int = 8, counter: "StorageCounter | None" = None,
                           timings: dict | None = None):
     """Pull and settle the first half of the world's day (set-up, first look-ups, slot blobs), then the second
     half with ``counter`` counting: the second half is the steady state. Returns the second half's summary;
     ``timings`` gets each half's wall and process CPU seconds ("cold", "warm")."""
     import time
-    from datetime import datetime, time as dtime, timezone
 
     from shared.cli.run import pull_and_drain
 
-    noon = datetime.combine(world.day.day, dtime(12, 0), tzinfo=timezone.utc)
+    noon = half_way(world)
     wall, cpu = time.perf_counter(), time.process_time()
     _pulled, first = pull_and_drain(app, workers=workers, retry_delay_seconds=0.2, visibility_timeout=30, now=lambda: noon)
     if timings is not None:
