@@ -63,12 +63,12 @@ def deliver_copy(
     wait_out: float = 0.0,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Delivered | Requeue:
-    """One delivery attempt. Two short waits, up to ``wait_out`` seconds in all, are waited out here, holding no
-    slot, permit or claim, rather than handing the copy to the queue, which brings it back only after whole
-    seconds of visibility delay and polling: Graph's pause on the mailbox or this copy's own Retry-After (a
-    second or two, usually) and the rest of an unanswered create's settling time. The deliveries queue's handler waits (where
-    the copies are those already handed back once); a first attempt at convert does not (0): the item's other
-    copies, and the items behind it, would wait with it."""
+    """One delivery attempt. Short waits, up to ``wait_out`` seconds in all, are waited out here, holding no slot,
+    permit or claim, rather than handing the copy to the queue, which brings it back only after whole seconds
+    of visibility delay and polling: Graph's pause on the mailbox or this copy's own Retry-After (a second or
+    two, usually) and the rest of an unanswered create's settling time. The deliveries queue's handler waits
+    (its copies are those already handed back once); a first attempt at convert does not (0): the item's
+    other copies, and the items behind it, would wait with it."""
     key = item_key(message.item_id)
     owner = owner or uuid.uuid4().hex
     paused_for = getattr(budget, "paused_for", None)
@@ -209,8 +209,9 @@ def _ask_after_no_answer(message: DeliveryMessage, key: str, *, ledger, tracking
                          budget) -> Delivered | None:
     """A create that got no answer has usually landed (its answer was lost on the way back): ask Graph once, at
     once, still under the slot and the claim. Found: the copy is delivered, in this attempt, seconds sooner.
-    Not found (it may still be running at Graph) or the question failed: None, and the claim is held while the
-    request settles, as before; the retry asks again before it creates. Only a found copy is acted on here."""
+    Not found (it may still be running at Graph) or the question failed: None; the claim is handed back with
+    the settling time on the row, and a retry asks again and creates only once that has passed. Only a found
+    copy is acted on here."""
     if budget is not None and budget.take(message.mailbox, 1) > 0:
         return None
     try:
