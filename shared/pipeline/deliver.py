@@ -45,7 +45,6 @@ class Delivered:
 class Requeue:
     after_seconds: float
     reason: str
-    brief: bool = False  # a wait of seconds (an unanswered create settling, a Retry-After): worth waiting out in place
 
 
 def deliver_copy(
@@ -63,31 +62,22 @@ def deliver_copy(
     wait_out: float = 0.0,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Delivered | Requeue:
-    """One delivery attempt. Short waits, up to ``wait_out`` seconds in all, are waited out here, holding no slot,
-    permit or claim, rather than handing the copy to the queue, which brings it back only after whole seconds
-    of visibility delay and polling: Graph's pause on the mailbox or this copy's own Retry-After (a second or
-    two, usually) and the rest of an unanswered create's settling time. The deliveries queue's handler waits
-    (its copies are those already handed back once); a first attempt at convert does not (0): the item's
-    other copies, and the items behind it, would wait with it."""
+    """One delivery attempt. A hand-back that asks for a short wait, up to ``wait_out`` seconds in all, is waited
+    out here, holding no slot, permit or claim, and tried again, rather than handing the copy to the queue,
+    which brings it back only after whole seconds of visibility delay and polling: Graph's pause on the mailbox
+    or this copy's own Retry-After (a second or two, usually), the rest of an unanswered create's settling time.
+    The deliveries queue's handler waits (its copies are those already handed back once); a first attempt at
+    convert does not (0): the item's other copies, and the items behind it, would wait with it."""
     key = item_key(message.item_id)
     owner = owner or uuid.uuid4().hex
-    paused_for = getattr(budget, "paused_for", None)
     waited = 0.0
     while True:
-        pause = paused_for(message.mailbox) if paused_for is not None else 0.0
-        if pause > 0:
-            if waited + pause > wait_out:
-                return Requeue(pause, "Graph asked for a pause on this mailbox (Retry-After)")
-            sleep(pause)
-            waited += pause
-            continue
         result = _attempt(message, key, owner, blobs=blobs, ledger=ledger, tracking=tracking, mailbox=mailbox,
                           slots=slots, folder_name=folder_name, budget=budget, graph_permit=graph_permit)
-        if isinstance(result, Requeue) and result.brief and waited + result.after_seconds <= wait_out:
-            sleep(result.after_seconds)
-            waited += result.after_seconds
-            continue
-        return result
+        if not isinstance(result, Requeue) or waited + result.after_seconds > wait_out:
+            return result
+        sleep(result.after_seconds)
+        waited += result.after_seconds
 
 
 def _attempt(message: DeliveryMessage, key: str, owner: str, *, blobs, ledger, tracking, mailbox: Mailbox, slots,
@@ -99,9 +89,8 @@ def _attempt(message: DeliveryMessage, key: str, owner: str, *, blobs, ledger, t
         # the create (an uncertain earlier attempt adds its look-up below; the folder id is cached)
         wait = budget.take(message.mailbox, 1) if budget is not None else 0.0
         if wait > 0:
-            if getattr(budget, "paused_for", None) and budget.paused_for(message.mailbox) > 0:  # a 429 came meanwhile
-                return Requeue(wait, "Graph asked for a pause on this mailbox (Retry-After)", brief=True)
-            return Requeue(wait, "the mailbox's Graph request budget for this window is spent")
+            return Requeue(wait, "Graph paused the mailbox (a 429's Retry-After) or its request budget for this "
+                           "window is spent")
         # one of this instance's DELIVERY_WORKERS Graph permits, taken before the claim so that waiting for it
         # never eats into the claim's period; then the claim: one insert of the ledger row as 'creating'
         with graph_permit():
@@ -169,7 +158,7 @@ def _create_claimed(message: DeliveryMessage, claim, key: str, *, blobs, ledger,
         if claim.uncertain and (settling := claim.settling_for()) > 0:  # not found, but it may still land
             ledger.release(message.mailbox, key)
             return Requeue(settling, "a create that got no answer may still land at Graph: asked again before "
-                           "creating once it has settled", brief=True)
+                           "creating once it has settled")
         eml = base64.b64decode(message.eml_b64) if message.eml_b64 else blobs.get(names.MIME, message.mime_blob)
         return mailbox.create_copy(message.mailbox, folder_id, ArchiveCopy(
             mailbox=message.mailbox, archive_id=message.item_id, eml=eml, item_class=message.item_class))
@@ -186,7 +175,7 @@ def _create_claimed(message: DeliveryMessage, claim, key: str, *, blobs, ledger,
             ledger.mark_failed(message.mailbox, key, reason)
             tracking.copy_outcome(message.report_date, key, message.mailbox, "failed", reason, stage="deliver")
             return Delivered("failed", reason)
-        return Requeue(max(exc.retry_after, 1.0), f"throttled ({exc.code or exc.status})", brief=True)
+        return Requeue(max(exc.retry_after, 1.0), f"throttled ({exc.code or exc.status})")
     except MailboxPermanent as exc:
         reason = f"Graph refused the copy: {exc}"
         ledger.mark_failed(message.mailbox, key, reason)

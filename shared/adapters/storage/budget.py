@@ -84,11 +84,6 @@ class MailboxRequestBudget:
                 self._local[key] = (window, left + granted - requests)
             return 0.0
 
-    def paused_for(self, mailbox: str) -> float:
-        """Seconds left of the pause Graph asked this instance for on the mailbox (0.0 when none); no request."""
-        with self._lock:
-            return max(self._paused.get(table_key(mailbox.lower()), 0.0) - self.clock().timestamp(), 0.0)
-
     def pause(self, mailbox: str, seconds: float) -> None:
         """Graph throttled this mailbox (429/503 with Retry-After): no instance takes from its budget for
         ``seconds``, so the copies waiting for it come back after the pause instead of meeting 429s."""
