@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -55,39 +56,30 @@ class CycleSummary:
 
 def drain_all(app: Archiver, *, workers: int = 4, retry_delay_seconds: float | None = None, max_idle_seconds: float = 600.0,
               visibility_timeout: int = 300, progress=lambda _m: None, summary: CycleSummary | None = None,
-              producing: Callable[[], bool] = lambda: False) -> CycleSummary:
-    """Drain the items queue (``producing``: a pull still adding to it) and, beside it, the deliveries queue, as
-    the Functions host runs both triggers at once: a copy handed back at convert (throttled, its mailbox paused,
-    its attempt failed) is retried while the other items are still converting, not after the last of them.
-    Transcripts (transcript mode) are built once the items are drained; the deliveries drain ends after that,
-    when its queue is empty."""
+              producing: Callable[[], bool] = lambda: False, arrivals: threading.Event | None = None) -> CycleSummary:
+    """Drain the items queue (``producing``: a pull still adding to it; ``arrivals``: set when it queued some) and,
+    beside it, the deliveries queue, as the Functions host runs both triggers at once: a copy handed back at
+    convert (throttled, its mailbox paused, its attempt failed) is retried while the other items are still
+    converting, not after the last of them. Transcripts (transcript mode) are built once the items are drained;
+    the deliveries drain ends after that, when its queue is empty."""
     summary = summary or CycleSummary(report_date="")
     delay = app.retry_delay_seconds if retry_delay_seconds is None else retry_delay_seconds
     common = dict(max_dequeue_count=app.max_dequeue_count, retry_delay_seconds=delay, max_idle_seconds=max_idle_seconds,
                   visibility_timeout=visibility_timeout, progress=progress)
     converting, converted = threading.Event(), threading.Event()  # converted wakes the deliveries drain at once
     converting.set()
-    beside: dict = {}
-
-    def drain_deliveries() -> None:
-        try:  # a handed-back copy waits at least a second in the queue: asking it every second meanwhile is enough
-            beside["stats"] = drain(app.queues, names.DELIVERIES_QUEUE, app.on_delivery, workers=workers,
-                                    producing=converting.is_set, arrivals=converted, pace=DELIVERIES_PACE, **common)
-        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
-            beside["error"] = exc
-
-    deliverer = threading.Thread(target=drain_deliveries, name="drain-deliveries", daemon=True)
-    deliverer.start()
-    try:
-        items = drain(app.queues, names.ITEMS_QUEUE, app.on_item, workers=workers, producing=producing, **common)
-        built = app.build_transcripts()  # transcript mode only: complete days' transcripts, queued for delivery
-    finally:
-        converting.clear()
-        converted.set()
-        deliverer.join()
-    if "error" in beside:
-        raise beside["error"]
-    deliveries = beside["stats"]
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drain-deliveries") as beside:
+        # a handed-back copy waits at least a second in the queue: asking it every second meanwhile is enough
+        deliveries_drained = beside.submit(drain, app.queues, names.DELIVERIES_QUEUE, app.on_delivery, workers=workers,
+                                           producing=converting.is_set, arrivals=converted, pace=DELIVERIES_PACE, **common)
+        try:
+            items = drain(app.queues, names.ITEMS_QUEUE, app.on_item, workers=workers, producing=producing,
+                          arrivals=arrivals, **common)
+            built = app.build_transcripts()  # transcript mode only: complete days' transcripts, queued for delivery
+        finally:
+            converting.clear()
+            converted.set()
+        deliveries = deliveries_drained.result()
     if built is not None:
         summary.transcripts += built.transcripts
         if built.days or built.waiting:
@@ -144,22 +136,14 @@ def pull_and_drain(app: Archiver, *, workers: int = 4, retry_delay_seconds: floa
     """Pull and convert at the same time, as the Functions host does (the items trigger fires while the pull
     timer still runs): each page's items are converted and delivered while the next page is fetched. A
     failed pull still lets what it queued land, then raises."""
-    outcome: dict = {}
-
-    def pull_in_background() -> None:
-        try:
-            outcome["pulled"] = app.pull(progress=progress, now=now)
-        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread, after the drain
-            outcome["error"] = exc
-
-    puller = threading.Thread(target=pull_in_background, name="pull", daemon=True)
-    puller.start()
-    summary = drain_all(app, workers=workers, retry_delay_seconds=retry_delay_seconds, visibility_timeout=visibility_timeout,
-                        progress=progress, summary=summary or CycleSummary(report_date=""), producing=puller.is_alive)
-    puller.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    pulled: PullResult = outcome["pulled"]
+    arrivals = threading.Event()  # set by the pull each time it queued a batch: the items drain receives at once
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pull") as beside:
+        pulling = beside.submit(app.pull, progress=progress, now=now, queued=lambda _n: arrivals.set())
+        summary = drain_all(app, workers=workers, retry_delay_seconds=retry_delay_seconds,
+                            visibility_timeout=visibility_timeout, progress=progress,
+                            summary=summary or CycleSummary(report_date=""),
+                            producing=lambda: not pulling.done(), arrivals=arrivals)
+        pulled: PullResult = pulling.result()  # a failed pull raises here, after what it queued has landed
     summary.report_date, summary.pulled = pulled.report_date, summary.pulled + pulled.items
     summary.attachments_corrupt += pulled.attachments_corrupt
     return pulled, summary
