@@ -378,8 +378,8 @@ def fan_out(item: Item, item_mapping: ItemMapping, record, *, message: ItemMessa
     handed back (throttled, busy, failed) goes to the deliveries queue as before. Then the item row and
     a row per copy with its outcome (or 'pending') are written in one tracking request. With ``pool``
     the copies' attempts run side by side on it (a group message's copies go to different mailboxes, so
-    one item no longer waits for its copies one after another) and the pool's size bounds the Graph
-    requests in flight at convert time, whatever the number of items being converted. Without
+    one item no longer waits for its copies one after another); the Graph requests in flight stay bounded
+    by ``deliver``'s permits (DELIVERY_WORKERS), whatever the number of items being converted. Without
     ``deliver``, every copy is queued (the record rides in the message when small: ``eml``, the bytes
     stored in mime/, given when they are small enough)."""
     key = item_key(item.id)
@@ -413,7 +413,7 @@ def fan_out(item: Item, item_mapping: ItemMapping, record, *, message: ItemMessa
             row.update(fields, outcome=outcome, reason=reason[:1000])
         return row, None
 
-    if pool is not None and deliver is not None:  # the copies go out together; Graph in flight stays <= the pool's size
+    if pool is not None and deliver is not None:  # the copies go out together
         futures = [pool.submit(contextvars.copy_context().run, attempt, m) for m in messages]  # spans follow the item
         results = [f.result() for f in futures]
     else:
