@@ -9,73 +9,35 @@ import pytest
 
 from devtools.graph_server import Fault
 from devtools.local_world import start_world
-from shared import names
 from shared.pipeline import deliver
-from shared.pipeline.messages import DeliveryMessage
-from shared.pipeline.runner import drain
 from tests.e2e.oracle import landed
-
-SETTINGS = {"DELIVERY_CLAIM_SECONDS": "600", "GRAPH_TIMEOUT_SECONDS": "2"}
-
-
-def _two_copies_for_one_mailbox(app) -> tuple[DeliveryMessage, DeliveryMessage]:
-    app.deliver_at_convert = False  # the copies wait in the deliveries queue: delivered by hand here
-    app.pull()
-    drain(app.queues, names.ITEMS_QUEUE, app.on_item, max_dequeue_count=5, retry_delay_seconds=0.2)
-    by_mailbox: dict[str, list[DeliveryMessage]] = {}
-    while batch := app.queues.receive(names.DELIVERIES_QUEUE, max_messages=32, visibility_timeout=120):
-        for received in batch:
-            m = DeliveryMessage.model_validate_json(received.body)
-            by_mailbox.setdefault(m.mailbox.lower(), []).append(m)
-    first, second = next(ms for ms in by_mailbox.values() if len(ms) >= 2)[:2]
-    return first, second
+from tests.faults.by_hand import PRODUCTION_CLAIM, creates, deliver_by_hand, lookups, queued_copies
 
 
-def _deliver(app, message):
-    return deliver.deliver_copy(message, blobs=app.blobs, ledger=app.ledger, tracking=app.tracking,
-                                mailbox=app.mailbox, slots=app.slots, folder_name=app.settings.archive_folder_name,
-                                budget=app.budget)
-
-
-def _sent(world, since: int) -> tuple[int, int]:
-    """(creates, look-ups by archive id) sent since request ``since``."""
-    rs = world.graph.requests[since:]
-    return (sum(1 for r in rs if r["method"] == "POST" and r["path"].endswith("/messages")),
-            sum(1 for r in rs if r["method"] == "GET" and "ArchiveItemId" in r["path"]))
-
-
-@pytest.mark.parametrize("status", ["429", "503"])
-def test_a_throttled_create_paces_the_mailbox_only_when_exchange_throttled_it(storage_connection, status):
-    with start_world(storage_connection=storage_connection, overrides=SETTINGS) as world:
+@pytest.mark.parametrize("status, paces_mailbox, asks_first", [("429", True, False), ("503", False, True)])
+def test_a_throttled_create_waits_its_retry_after_and_lands_once(storage_connection, status, paces_mailbox,
+                                                                  asks_first):
+    with start_world(storage_connection=storage_connection, overrides=PRODUCTION_CLAIM) as world:
         app = world.archiver()
-        first, second = _two_copies_for_one_mailbox(app)
+        by_mailbox: dict = {}
+        for m in queued_copies(app):
+            by_mailbox.setdefault(m.mailbox.lower(), []).append(m)
+        first, second = next(ms for ms in by_mailbox.values() if len(ms) >= 2)[:2]  # two copies for one mailbox
         world.graph.inject(Fault(kind=status, method="POST", path_contains="/messages", times=1, retry_after=3))
-        throttled = _deliver(app, first)
+        throttled = deliver_by_hand(app, first)
         assert isinstance(throttled, deliver.Requeue) and throttled.after_seconds == 3, throttled
 
-        sibling = _deliver(app, second)  # the same mailbox, at once
-        if status == "429":
+        sibling = deliver_by_hand(app, second)  # the same mailbox, at once
+        if paces_mailbox:
             assert isinstance(sibling, deliver.Requeue) and 2 <= sibling.after_seconds <= 3, sibling
         else:
             assert isinstance(sibling, deliver.Delivered) and sibling.outcome == "imported", sibling
-        app.close()
 
-
-@pytest.mark.parametrize("status, asks_first", [("429", False), ("503", True)])
-def test_a_throttled_copy_is_retried_and_lands_once_asking_graph_only_when_it_may_exist(storage_connection, status,
-                                                                                       asks_first):
-    with start_world(storage_connection=storage_connection, overrides=SETTINGS) as world:
-        app = world.archiver()
-        first, _second = _two_copies_for_one_mailbox(app)
-        world.graph.inject(Fault(kind=status, method="POST", path_contains="/messages", times=1, retry_after=1))
-        assert isinstance(_deliver(app, first), deliver.Requeue)
+        # the throttled copy, as the deliveries queue's handler retries it: the Retry-After waited out in place
         before = len(world.graph.requests)
-        waited = deliver.deliver_copy(first, blobs=app.blobs, ledger=app.ledger, tracking=app.tracking,
-                                      mailbox=app.mailbox, slots=app.slots, folder_name=app.settings.archive_folder_name,
-                                      budget=app.budget, wait_out=deliver.WAITED_OUT_FROM_THE_QUEUE)
-        assert isinstance(waited, deliver.Delivered) and waited.outcome == "imported", waited
-        creates, lookups = _sent(world, before)
-        assert creates == 1
-        assert lookups == (1 if asks_first else 0)
+        retried = deliver_by_hand(app, first, wait_out=deliver.WAITED_OUT_FROM_THE_QUEUE)
+        assert isinstance(retried, deliver.Delivered) and retried.outcome == "imported", retried
+        assert creates(world.graph.requests[before:]) == 1
+        assert lookups(world.graph.requests[before:]) == (1 if asks_first else 0)
         assert landed(world)[(first.item_id, first.mailbox.lower())] == 1
         app.close()

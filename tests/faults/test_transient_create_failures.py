@@ -3,8 +3,8 @@ seconds, not the claim period: the claim is handed back at once, the retry asks 
 copy lands exactly once. A create that got no answer is asked about at once (it has usually landed);
 not found, it is not created again until it has had a few seconds to settle at Graph.
 
-The claim period stays at its production default (600 s) here, so a copy that waited for its claim
-to lapse would not land within these tests' idle limits.
+The claim period stays at its production default (600 s) here (``PRODUCTION_CLAIM``), so a copy that
+waited for its claim to lapse would not land within these tests' idle limits.
 """
 
 from __future__ import annotations
@@ -15,51 +15,29 @@ import pytest
 
 from devtools.graph_server import Fault
 from devtools.local_world import start_world
-from shared import names
-from shared.cli.run import drain_all
 from shared.adapters.storage.tables import table_key
+from shared.cli.run import drain_all
 from shared.pipeline import deliver
-from shared.pipeline.messages import DeliveryMessage, item_key
+from shared.pipeline.messages import item_key
 from shared.pipeline.ports import MailboxError
-from shared.pipeline.runner import drain
 from tests.e2e.conftest import quiet
 from tests.e2e.oracle import landed
+from tests.faults.by_hand import PRODUCTION_CLAIM, creates, deliver_by_hand, lookups, queued_copies
 from tests.faults.graph_mixes import REALISTIC_MIX
 from tests.faults.test_faults import assert_exact_and_reported
-
-PRODUCTION_CLAIM = {"DELIVERY_CLAIM_SECONDS": "600", "DIRECTORY_CACHE_TTL_MINUTES": "60", "GRAPH_TIMEOUT_SECONDS": "2"}
-
-
-def _deliver(app, message):
-    return deliver.deliver_copy(message, blobs=app.blobs, ledger=app.ledger, tracking=app.tracking,
-                                mailbox=app.mailbox, slots=app.slots, folder_name=app.settings.archive_folder_name,
-                                budget=app.budget)
-
-
-def _one_queued_copy(world, app) -> DeliveryMessage:
-    app.deliver_at_convert = False  # the copies wait in the deliveries queue: these tests deliver one by hand
-    app.pull()
-    drain(app.queues, names.ITEMS_QUEUE, app.on_item, max_dequeue_count=5, retry_delay_seconds=0.2)
-    [received] = app.queues.receive(names.DELIVERIES_QUEUE, max_messages=1, visibility_timeout=60)
-    return DeliveryMessage.model_validate_json(received.body)
-
-
-def _lookups(requests) -> int:
-    return sum(1 for r in requests if r["method"] == "GET" and "ArchiveItemId" in r["path"])
-
 
 @pytest.mark.parametrize("kind", ["500", "timeout"])
 def test_a_transient_create_failure_is_retried_within_seconds_and_lands_once(storage_connection, kind):
     with start_world(storage_connection=storage_connection, overrides=PRODUCTION_CLAIM) as world:
         app = world.archiver()
-        message = _one_queued_copy(world, app)
+        [message] = queued_copies(app, visibility_timeout=60, limit=1)
         world.graph.inject(Fault(kind=kind, method="POST", path_contains="/messages", times=1))
         with pytest.raises(MailboxError):
-            _deliver(app, message)
+            deliver_by_hand(app, message)
         failed_at = len(world.graph.requests)
         waited = 0.0
         for _ in range(5):  # what the queue does: retry; a hand-back names its delay
-            result = _deliver(app, message)
+            result = deliver_by_hand(app, message)
             if not isinstance(result, deliver.Requeue):
                 break
             assert result.after_seconds <= deliver.UNANSWERED_SETTLE_SECONDS + 1, result  # not the 600 s claim
@@ -68,7 +46,7 @@ def test_a_transient_create_failure_is_retried_within_seconds_and_lands_once(sto
         assert isinstance(result, deliver.Delivered) and result.outcome == "imported", result
         assert waited <= deliver.UNANSWERED_SETTLE_SECONDS + 1
         # the retry asked Graph for the copy before creating (the first attempt may have created it)
-        assert _lookups(world.graph.requests[failed_at:]) >= 1
+        assert lookups(world.graph.requests[failed_at:]) >= 1
         assert landed(world)[(message.item_id, message.mailbox.lower())] == 1
         app.close()
 
@@ -78,40 +56,43 @@ def test_a_create_whose_answer_was_lost_is_found_at_once_and_lands_once(storage_
     settling wait, no second create, no trip through the queue."""
     with start_world(storage_connection=storage_connection, overrides=PRODUCTION_CLAIM) as world:
         app = world.archiver()
-        message = _one_queued_copy(world, app)
+        [message] = queued_copies(app, visibility_timeout=60, limit=1)
         world.graph.inject(Fault(kind="commit_then_drop", method="POST", path_contains="/messages", times=1))
         before = len(world.graph.requests)
         started = time.monotonic()
-        result = _deliver(app, message)
+        result = deliver_by_hand(app, message)
         assert isinstance(result, deliver.Delivered) and result.outcome == "imported", result
         assert time.monotonic() - started < deliver.UNANSWERED_SETTLE_SECONDS
         sent = world.graph.requests[before:]
-        assert sum(1 for r in sent if r["method"] == "POST" and r["path"].endswith("/messages")) == 1
-        assert _lookups(sent) == 1
+        assert creates(sent) == 1
+        assert lookups(sent) == 1
         assert landed(world)[(message.item_id, message.mailbox.lower())] == 1
         row = app.ledger.table.get_entity(table_key(message.mailbox), item_key(message.item_id))
         assert row["status"] == "delivered" and row["found_existing"] is True
         app.close()
 
 
-def test_a_create_still_running_at_graph_is_not_sent_again_before_it_settles(storage_connection):
-    """No answer and not found yet (the create may still be running at Graph): the retries may ask, and do, but
-    none creates again until the settling time has passed; then exactly one copy lands."""
+@pytest.mark.parametrize("kind", ["drop", "timeout"])  # dropped before Graph saw it; still running past the timeout
+def test_a_create_still_running_at_graph_is_not_sent_again_before_it_settles(storage_connection, kind):
+    """No answer and not found yet (the create may still be running at Graph): the failed attempt asks at once,
+    the retries may ask, and do, but none creates again until the settling time has passed; then exactly one
+    copy lands."""
     with start_world(storage_connection=storage_connection, overrides=PRODUCTION_CLAIM) as world:
         app = world.archiver()
-        message = _one_queued_copy(world, app)
-        world.graph.inject(Fault(kind="drop", method="POST", path_contains="/messages", times=1))  # dropped unsent
+        [message] = queued_copies(app, visibility_timeout=60, limit=1)
+        world.graph.inject(Fault(kind=kind, method="POST", path_contains="/messages", times=1))
+        before = len(world.graph.requests)
         with pytest.raises(MailboxError):
-            _deliver(app, message)
+            deliver_by_hand(app, message)
         failed = time.monotonic()
-        posts = sum(1 for r in world.graph.requests if r["method"] == "POST" and r["path"].endswith("/messages"))
-        early = _deliver(app, message)  # at once: asks, finds nothing, and does not create
+        assert lookups(world.graph.requests[before:]) == 1  # asked at once, in the failed attempt
+        posts = creates(world.graph.requests)
+        early = deliver_by_hand(app, message)  # at once: asks, finds nothing, and does not create
         assert isinstance(early, deliver.Requeue) and early.after_seconds <= deliver.WAITED_OUT_FROM_THE_QUEUE, early
         assert 0 < early.after_seconds <= deliver.UNANSWERED_SETTLE_SECONDS
-        assert sum(1 for r in world.graph.requests if r["method"] == "POST" and r["path"].endswith("/messages")) == posts
-        waited = deliver.deliver_copy(message, blobs=app.blobs, ledger=app.ledger, tracking=app.tracking,
-                                      mailbox=app.mailbox, slots=app.slots, folder_name=app.settings.archive_folder_name,
-                                      budget=app.budget, wait_out=deliver.WAITED_OUT_FROM_THE_QUEUE)
+        assert lookups(world.graph.requests[before:]) == 2
+        assert creates(world.graph.requests) == posts
+        waited = deliver_by_hand(app, message, wait_out=deliver.WAITED_OUT_FROM_THE_QUEUE)
         assert isinstance(waited, deliver.Delivered) and waited.outcome == "imported", waited  # waited out in place
         assert time.monotonic() - failed >= deliver.UNANSWERED_SETTLE_SECONDS - 0.5
         assert landed(world)[(message.item_id, message.mailbox.lower())] == 1
