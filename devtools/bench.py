@@ -38,7 +38,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import statistics
 import sys
 import threading
@@ -48,17 +47,10 @@ from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from email.policy import SMTP
 
+from devtools.naive import ITEM_CLASS, DayAttachments, create_until_landed
 from devtools.sample_day import generate_day
 from shared.domain.items import ItemRejected, parse_item
 from shared.domain.record import RenderOptions, render_record
-
-
-class _DayAttachments:
-    def __init__(self, by_id: dict[str, bytes]):
-        self.by_id = by_id
-
-    def read(self, attachment):
-        return self.by_id.get(attachment.id)
 
 
 def _median_us(fn, items, repeats: int) -> float:
@@ -79,7 +71,7 @@ def bench_render(scale: int, repeats: int) -> None:
             items.append(parse_item(raw))
         except ItemRejected:
             pass
-    source = _DayAttachments(day.attachments)
+    source = DayAttachments(day.attachments)
     options = RenderOptions()
 
     def ours(item):
@@ -108,7 +100,7 @@ def bench_render(scale: int, repeats: int) -> None:
 def _day_records(scale: int) -> list[bytes]:
     """The bench day's items rendered to .eml, as the delivery step reads them."""
     day = generate_day((datetime.now(timezone.utc) - timedelta(days=1)).date(), scale=scale)
-    source = _DayAttachments(day.attachments)
+    source = DayAttachments(day.attachments)
     options = RenderOptions()
     emls = []
     for raw in day.items:
@@ -177,7 +169,7 @@ def bench_pipeline(scale: int, *, workers: int = 8, latency_ms: float = 120.0, s
     from devtools.storage_counter import StorageCounter, breakdown, half_way, run_day_in_two_halves
     from shared.adapters.graph import build_graph_mailbox
     from shared.pipeline.messages import item_key
-    from shared.pipeline.ports import ArchiveCopy, MailboxThrottled
+    from shared.pipeline.ports import ArchiveCopy
 
     # the same Graph concurrency on both sides: ours delivers at most ``workers`` copies at once (DELIVERY_WORKERS)
     with start_world(scale=scale, overrides={"DELIVERY_CLAIM_SECONDS": "30", "DELIVERY_WORKERS": str(workers)},
@@ -201,41 +193,33 @@ def bench_pipeline(scale: int, *, workers: int = 8, latency_ms: float = 120.0, s
         jobs = [(mailbox, item_id, emls[item_key(item_id)]) for item_id, mailboxes in sorted(world.day.expected.items())
                 for mailbox in sorted(mailboxes) if item_key(item_id) in emls][:copies]
         mailbox = build_graph_mailbox(world.settings())
-        folders = {mb: mailbox.ensure_folder(mb, "bench-baseline") for mb in sorted({j[0] for j in jobs})}
+        # the baselines' folders, made before any clock starts (our steady half found its own made by the cold half)
+        folders = {mb.lower(): mailbox.ensure_folder(mb, "bench-baseline")
+                   for mb in sorted({mb for mbs in world.day.expected.values() for mb in mbs})}
 
-        throttled = {"polite": 0, "limit": 0, "no limit": 0}
-
-        def naive_run(label: str, limit: int | None, polite: bool) -> tuple[float, float]:
+        def naive_run(label: str, limit: int | None, polite: bool) -> tuple[float, float, int]:
             world.graph.concurrency_limit = limit
             gates = {mb: threading.BoundedSemaphore(4) for mb in folders}  # polite: Exchange's 4 per mailbox, kept
 
-            def create(job) -> None:
+            def create(job) -> int:
                 target, item_id, eml = job
-                while True:  # a 429 (a fifth request in flight for one mailbox) is waited out
-                    try:
-                        with gates[target] if polite else contextlib.nullcontext():
-                            mailbox.create_copy(target, folders[target], ArchiveCopy(
-                                mailbox=target, archive_id=f"bench-{label}-{item_id}", eml=eml,
-                                item_class="IPM.ExternalData.WhatsAppArchiver.Message"))
-                        return
-                    except MailboxThrottled as exc:  # what msgraph's own retries (Retry-After honoured) did not absorb
-                        throttled[label] += 1
-                        time.sleep(exc.retry_after)
+                return create_until_landed(mailbox, folders[target.lower()], ArchiveCopy(
+                    mailbox=target, archive_id=f"bench-{label}-{item_id}", eml=eml, item_class=ITEM_CLASS),
+                    gate=gates[target.lower()] if polite else None)
 
             cpu, started = time.process_time(), time.perf_counter()
             with ThreadPoolExecutor(max_workers=workers) as pool:
-                list(pool.map(create, jobs))
-            return time.perf_counter() - started, time.process_time() - cpu
+                throttled = sum(pool.map(create, jobs))
+            return time.perf_counter() - started, time.process_time() - cpu, throttled
 
         # the baseline: a naive archiver doing the whole cycle on the same window of the day (pull, map, render,
         # create) with as many threads and Exchange's 4 per mailbox kept, but no storage, queue or ledger
-        world.graph.concurrency_limit = 4
-        whole_s, whole_cpu, whole_copies = _naive_whole_cycle(app_settings, mailbox, warm_directory,
+        whole_s, whole_cpu, whole_copies = _naive_whole_cycle(app_settings, mailbox, warm_directory, folders,
                                                               since=half_way(world), workers=workers)
         # and, stricter: the same copies pre-rendered, created straight through the adapter (no pull, no render)
-        direct_s, direct_cpu = naive_run("polite", 4, True)
-        rude_s, _rude_cpu = naive_run("limit", 4, False)  # not keeping it: Exchange's 429s, waited out
-        loose_s, _loose_cpu = naive_run("no limit", None, False)  # not keeping it, against a Graph with no such limit
+        direct_s, direct_cpu, _ = naive_run("polite", 4, True)
+        rude_s, _rude_cpu, rude_429s = naive_run("limit", 4, False)  # not keeping it: Exchange's 429s, waited out
+        loose_s, _loose_cpu, _ = naive_run("no limit", None, False)  # not keeping it, against a Graph with no limit
         mailbox.close()
     (cold_s, cold_cpu, cold_copies), (warm_s, warm_cpu, _n) = timings["cold"], timings["warm"]
     ours, naive, whole = copies / warm_s, len(jobs) / direct_s, whole_copies / whole_s
@@ -254,7 +238,7 @@ def bench_pipeline(scale: int, *, workers: int = 8, latency_ms: float = 120.0, s
     print(f"  ratio, steady state (ours / naive creates only)  {ours / naive:5.2f}")
     print("  for reference, the same naive threads not keeping 4 per mailbox:")
     print(f"    against Exchange's limit (429s waited out)   {rude_s:7.2f} s  {len(jobs) / rude_s:7.1f} copies/s  "
-          f"(ours / that: {ours / (len(jobs) / rude_s):4.2f}; {throttled['limit']} 429s beyond msgraph's own retries)")
+          f"(ours / that: {ours / (len(jobs) / rude_s):4.2f}; {rude_429s} 429s beyond msgraph's own retries)")
     print(f"    against a Graph with no such limit           {loose_s:7.2f} s  {len(jobs) / loose_s:7.1f} copies/s  "
           f"(ours / that: {ours / (len(jobs) / loose_s):4.2f}; not what Exchange allows)")
     print(f"  Graph requests per copy (whole day)      {graph_requests / max(total, 1):7.2f}")
@@ -266,18 +250,20 @@ def bench_pipeline(scale: int, *, workers: int = 8, latency_ms: float = 120.0, s
     print(breakdown(counter, copies))
 
 
-def _naive_whole_cycle(settings, mailbox, directory, *, since: datetime, workers: int) -> tuple[float, float, int]:
+def _naive_whole_cycle(settings, mailbox, directory, folders: dict[str, str], *, since: datetime,
+                       workers: int) -> tuple[float, float, int]:
     """A naive archiver's cycle over [since, now): pages from the feed, each item parsed, its participants mapped
     (the mapping file read once, before the clock starts; ``directory``: the pipeline's, whose answers for this
-    day are in its memory), rendered (its attachments fetched from the feed), and one create per mailbox on
-    ``workers`` threads, each mailbox's 4 kept with a semaphore; a 429 is waited out. No storage, queue, ledger,
-    slots, budget or tracking. Returns (wall seconds, process CPU seconds, copies)."""
+    day are in its memory), rendered (its attachments fetched from the feed), and one create per mailbox (into
+    ``folders``, made beforehand, by lower-cased address) on ``workers`` threads, each mailbox's 4 kept with a
+    semaphore; a 429 is waited out. No storage, queue, ledger, slots, budget or tracking. Returns (wall seconds,
+    process CPU seconds, copies)."""
     import io
     from concurrent.futures import ThreadPoolExecutor
 
     from shared.bootstrap import Archiver
     from shared.pipeline.convert import map_participants
-    from shared.pipeline.ports import ArchiveCopy, MailboxThrottled
+    from shared.pipeline.ports import ArchiveCopy
 
     app = Archiver(settings)
     mapping_source = app.mapping
@@ -289,25 +275,12 @@ def _naive_whole_cycle(settings, mailbox, directory, *, since: datetime, workers
             app.feed.download_attachment(attachment.id, sink)
             return sink.getvalue()
 
-    folders: dict = {}
-    gates: dict = {}
-    lock = threading.Lock()
+    gates = {mb: threading.BoundedSemaphore(4) for mb in folders}
 
-    def create(target: str, item_id: str, eml: bytes, item_class: str) -> None:
-        with lock:
-            gate = gates.setdefault(target, threading.BoundedSemaphore(4))
-        while True:
-            try:
-                with gate:
-                    with lock:
-                        folder = folders.get(target)
-                    if folder is None:
-                        folder = folders[target] = mailbox.ensure_folder(target, "bench-whole-cycle")
-                    mailbox.create_copy(target, folder, ArchiveCopy(mailbox=target, archive_id=f"bench-whole-{item_id}",
-                                                                    eml=eml, item_class=item_class))
-                return
-            except MailboxThrottled as exc:
-                time.sleep(exc.retry_after)
+    def create(target: str, item_id: str, eml: bytes, item_class: str) -> int:
+        return create_until_landed(mailbox, folders[target.lower()], ArchiveCopy(
+            mailbox=target, archive_id=f"bench-whole-{item_id}", eml=eml, item_class=item_class),
+            gate=gates[target.lower()])
 
     options, files = app.render_options, _FeedFiles()
     cpu, started = time.process_time(), time.perf_counter()

@@ -7,7 +7,7 @@ The local Graph server enforces what Exchange does per app per mailbox: 4 concur
 staying the same, so that the window binds within the bench; the default budget is scaled the same way), every
 request taking ``--latency-ms`` (120). The copies wait in the deliveries queue as the pipeline leaves
 them (records rendered and stored, one DeliveryMessage per copy, small records inline) and are drained by
-``shared.pipeline.runner.drain`` with 8 workers, twice in the same run: with the older budget (900 per
+``shared.pipeline.runner.drain`` with ``--workers`` (8) workers, twice in the same run: with the older budget (900 per
 60 s) and with the default one (9,500 per 600 s). The ceiling is what the limits allow: N creates through
 4 slots of ``latency`` each after the folder's set-up (2 requests), a request starting no sooner than the
 window admits it (with 2,000 copies at ``--scale 10`` the set-up makes it a third window). A naive run (the same
@@ -57,17 +57,13 @@ def ceiling_seconds(copies: int, latency: float, concurrency: int, rate_limit: t
 
 def render_backlog(copies: int) -> list[tuple[str, bytes, str]]:
     """``copies`` distinct records (item id, eml, item class) rendered from the sample day's items, ids made unique."""
+    from devtools.naive import DayAttachments
     from devtools.sample_day import generate_day
     from shared.domain.items import ItemRejected, parse_item
     from shared.domain.record import RenderOptions, render_record
 
     day = generate_day((datetime.now(timezone.utc) - timedelta(days=1)).date(), scale=1)
-
-    class _Files:
-        def read(self, attachment):
-            return day.attachments.get(attachment.id)
-
-    out, options, files, n = [], RenderOptions(), _Files(), 0
+    out, options, files, n = [], RenderOptions(), DayAttachments(day.attachments), 0
     while len(out) < copies:
         for raw in day.items:
             if len(out) >= copies:
@@ -152,19 +148,14 @@ def run_naive(records, *, rate_limit: tuple[int, float] | None, latency: float,
     from concurrent.futures import ThreadPoolExecutor
     from contextlib import ExitStack
 
-    from devtools.graph_server import GraphServer
-    from devtools.remote_servers import RemoteGraph, start_servers
+    from devtools.naive import create_until_landed
+    from devtools.remote_servers import open_graph
     from shared.adapters.graph import build_graph_mailbox
-    from shared.pipeline.ports import ArchiveCopy, MailboxThrottled
+    from shared.pipeline.ports import ArchiveCopy
     from shared.settings import load_settings
 
     with ExitStack() as stack:
-        if servers_apart:
-            servers = start_servers()
-            stack.callback(servers.shutdown)
-            graph = RemoteGraph(servers.Graph(0))
-        else:
-            graph = stack.enter_context(GraphServer())
+        graph = open_graph(stack, apart=servers_apart)
         graph.add_user(MAILBOX)
         graph.latency, graph.concurrency_limit, graph.rate_limit = latency, CONCURRENCY, rate_limit
         mailbox = build_graph_mailbox(load_settings(AzureWebJobsStorage="UseDevelopmentStorage=true",
@@ -172,13 +163,8 @@ def run_naive(records, *, rate_limit: tuple[int, float] | None, latency: float,
 
         def create(record) -> None:
             item_id, eml, item_class = record
-            while True:
-                try:
-                    mailbox.create_copy(MAILBOX, folder, ArchiveCopy(mailbox=MAILBOX, archive_id=item_id, eml=eml,
-                                                                     item_class=item_class))
-                    return
-                except MailboxThrottled as exc:
-                    time.sleep(exc.retry_after)
+            create_until_landed(mailbox, folder, ArchiveCopy(mailbox=MAILBOX, archive_id=item_id, eml=eml,
+                                                             item_class=item_class))
 
         started = time.perf_counter()
         folder = mailbox.ensure_folder(MAILBOX, FOLDER)
