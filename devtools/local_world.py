@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta, timezone
 from devtools.azurite import Azurite
 from devtools.feed_server import FeedServer
 from devtools.graph_server import GraphServer
+from devtools.remote_servers import open_graph
 from devtools.sample_day import SampleDay, generate_day
 from shared import names
 from shared.bootstrap import Archiver
@@ -87,19 +88,15 @@ def start_world(*, storage_connection: str | None = None, day: date | None = Non
     # yesterday by default: the whole day is in the past, so the first pull's window covers all of it
     sample = generate_day(day or (datetime.now(timezone.utc).date() - timedelta(days=1)), seed=seed, scale=scale)
     if servers_apart:
-        from devtools.remote_servers import RemoteFeed, RemoteGraph, start_servers
+        from devtools.remote_servers import RemoteFeed, Servers
 
-        servers = start_servers()
-        stack.callback(servers.shutdown)
+        servers = stack.enter_context(Servers())
         feed = RemoteFeed(servers.Feed(sample.items, sample.attachments, FEED_TOKEN, feed_port))
-        graph = RemoteGraph(servers.Graph(graph_port))
     else:
-        feed = FeedServer(sample.items, sample.attachments, token=FEED_TOKEN, port=feed_port)
-        feed.start()
+        servers = None
+        feed = FeedServer(sample.items, sample.attachments, token=FEED_TOKEN, port=feed_port).start()
         stack.callback(feed.stop)
-        graph = GraphServer(port=graph_port)
-        graph.start()
-        stack.callback(graph.stop)
+    graph = open_graph(stack, apart=servers_apart, port=graph_port, servers=servers)
     for user in sample.users:
         graph.add_user(user["address"], enabled=user.get("enabled", True), has_mailbox=user.get("has_mailbox", True),
                        display_name=user.get("display_name"), aliases=tuple(user.get("aliases", ())))

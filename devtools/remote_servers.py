@@ -14,11 +14,14 @@ from __future__ import annotations
 import secrets
 import subprocess
 import sys
+from contextlib import ExitStack
 from multiprocessing.managers import BaseManager
 from pathlib import Path
 
 from devtools.feed_server import FeedServer
 from devtools.graph_server import GraphServer
+
+SETTINGS = ("latency", "concurrency_limit", "rate_limit")  # what the benchmarks may change on the Graph server
 
 
 class _Graph:
@@ -35,22 +38,19 @@ class _Graph:
 
     def configure(self, **values) -> None:
         for name, value in values.items():
-            if name not in ("latency", "concurrency_limit", "rate_limit"):
+            if name not in SETTINGS:
                 raise AttributeError(f"the Graph server has no setting {name!r} the benchmarks may change")
             setattr(self.server, name, value)
 
     def setting(self, name: str):
         return getattr(self.server, name)
 
-    def requests(self, start: int = 0) -> list[dict]:
+    def requests(self) -> list[dict]:
         with self.server._lock:
-            return list(self.server.requests[start:])
+            return list(self.server.requests)
 
     def mailbox(self, address: str) -> dict:
         return self.server.mailbox(address)
-
-    def stop(self) -> None:
-        self.server.stop()
 
 
 class _Feed:
@@ -59,9 +59,6 @@ class _Feed:
 
     def base_url(self) -> str:
         return self.server.base_url
-
-    def stop(self) -> None:
-        self.server.stop()
 
 
 class _Servers(BaseManager):
@@ -92,9 +89,7 @@ class RemoteGraph:
     def _setting(name: str):  # noqa: N805 - a property factory
         return property(lambda self: self._proxy.setting(name), lambda self, value: self._proxy.configure(**{name: value}))
 
-    latency = _setting("latency")
-    concurrency_limit = _setting("concurrency_limit")
-    rate_limit = _setting("rate_limit")
+    latency, concurrency_limit, rate_limit = map(_setting, SETTINGS)
 
 
 class RemoteFeed:
@@ -123,16 +118,29 @@ class Servers:
         self.Feed = self._manager.Feed
 
     def shutdown(self) -> None:
+        """Ends the process, and the servers in it."""
         self._process.terminate()
         try:
             self._process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self._process.kill()
 
+    def __enter__(self) -> "Servers":
+        return self
 
-def start_servers() -> Servers:
-    """A process serving the Graph and feed servers; ``shutdown()`` it when done."""
-    return Servers()
+    def __exit__(self, *exc) -> None:
+        self.shutdown()
+
+
+def open_graph(stack: ExitStack, *, apart: bool, port: int = 0, servers: Servers | None = None):
+    """A started Graph server, stopped when ``stack`` closes: in the servers' process (``apart``; ``servers``, or a
+    new one) behind a RemoteGraph, else in this one."""
+    if not apart:
+        graph = GraphServer(port=port).start()
+        stack.callback(graph.stop)
+        return graph
+    servers = servers or stack.enter_context(Servers())
+    return RemoteGraph(servers.Graph(port))
 
 
 def _serve() -> None:
