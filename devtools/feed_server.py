@@ -141,6 +141,7 @@ class FeedServer:
         self.port = port
         self._lock = threading.RLock()
         self._holding = 0  # item page requests held by hold_pages_after right now
+        self._released = threading.Event()  # set: no page is held (one event for good: a held request waits on it)
         self._attachments = dict(attachments)
         self._types = _attachment_types(items)
         # (captured_at, id, item), sorted: the order the contract serves them in
@@ -206,8 +207,7 @@ class FeedServer:
             self._raw_pages: list[list] = []  # [body, remaining, content_encoding]
             self._hold_after: int | None = None  # item pages answered before the rest wait for release_pages()
             self._pages_served = 0
-            self._released = threading.Event()
-            self._released.set()
+            self._released.set()  # a page held now is let go
 
     def repeat_page(self, n: int) -> None:
         if n < 1:
