@@ -40,7 +40,6 @@ import math
 import random
 import re
 import socket
-import sys
 import threading
 import time
 import uuid
@@ -49,8 +48,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from email import policy
 from email.parser import BytesParser
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from devtools.local_http import QuietServer, run_in_thread, shut
 
 ARCHIVE_PROPERTY_NAME = "archiveitemid"
 MAX_UPLOAD_CHUNK = 4 * 1024 * 1024
@@ -301,17 +302,6 @@ def _message_view(m: dict, select: list[str] | None = None) -> dict:
     return view
 
 
-class _QuietServer(ThreadingHTTPServer):
-    """A client hanging up (a killed archiver, an injected drop) is normal here, not a traceback."""
-
-    daemon_threads = True
-
-    def handle_error(self, request, client_address) -> None:
-        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
-            return
-        super().handle_error(request, client_address)
-
-
 class GraphServer:
     """See the module docstring. ``base_url`` is the host root; the adapter appends ``/v1.0``."""
 
@@ -334,7 +324,7 @@ class GraphServer:
         self.throttle_retry_after: float = 1.0
         self.requests: list[dict] = []  # method, path, and the headers the tests look at
         self.upload_authorization_seen = 0
-        self._httpd = _QuietServer((host, port), _make_handler(self))
+        self._httpd = QuietServer((host, port), _make_handler(self), "local-graph")  # bound now: base_url is known
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -348,16 +338,15 @@ class GraphServer:
 
     def start(self) -> "GraphServer":
         if self._thread is None:
-            self._thread = threading.Thread(target=self._httpd.serve_forever, name="local-graph", daemon=True)
-            self._thread.start()
+            self._thread = run_in_thread(self._httpd)
         return self
 
     def stop(self) -> None:
         if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join(timeout=10)
+            shut(self._httpd, self._thread)
             self._thread = None
-        self._httpd.server_close()
+        else:
+            self._httpd.server_close()
 
     def __enter__(self) -> "GraphServer":
         return self.start()
@@ -506,6 +495,8 @@ class _Handler(BaseHTTPRequestHandler):
     # TCP_NODELAY: the status line and headers go out in one write and the body in another; with Nagle on, the
     # body waited for the client's delayed ACK (~40 ms a response on Linux), a cost Graph does not have
     disable_nagle_algorithm = True
+    _log: dict | None = None  # this request's entry in GraphServer.requests
+    _mailbox_in_flight: str | None = None  # the mailbox this request counts against while in flight
 
     def log_message(self, format, *args):  # noqa: A002 - quiet
         pass
@@ -586,7 +577,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _leave_mailbox(self) -> None:
         """The request no longer counts as in flight: called before its answer is written (as Exchange sees it,
         a request whose answer the client holds is done), and again, harmlessly, when the handler ends."""
-        key, self._mailbox_in_flight = getattr(self, "_mailbox_in_flight", None), None
+        key, self._mailbox_in_flight = self._mailbox_in_flight, None
         self.graph._leave(key)
 
     def _mailbox_key(self, path: str) -> str | None:
@@ -620,7 +611,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, payload, headers: dict | None) -> None:
         data = b"" if payload is None else json.dumps(payload).encode()
-        if getattr(self, "_log", None) is not None:
+        if self._log is not None:
             self._log["status"] = status
             self._log["retry_after"] = (headers or {}).get("Retry-After")
         self._leave_mailbox()

@@ -1,4 +1,4 @@
-"""Serving a local stand-in (the capture feed, Meta's media API) on 127.0.0.1 in a daemon thread."""
+"""Serving a local stand-in (the capture feed, Meta's media API, Graph) on 127.0.0.1 in a daemon thread."""
 
 from __future__ import annotations
 
@@ -28,10 +28,15 @@ class QuietServer(ThreadingHTTPServer):
 def serve(handler: type[BaseHTTPRequestHandler], port: int, name: str) -> tuple[QuietServer, threading.Thread]:
     """Start serving on 127.0.0.1:``port`` (0: any free port; ``httpd.server_address[1]`` says which)."""
     httpd = QuietServer(("127.0.0.1", port), handler, name)
+    return httpd, run_in_thread(httpd)
+
+
+def run_in_thread(httpd: QuietServer) -> threading.Thread:
+    """Serve ``httpd`` (bound already) from a daemon thread; ``shut`` stops it."""
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                              name=f"{name}-{httpd.server_address[1]}", daemon=True)
+                              name=f"{httpd.name}-{httpd.server_address[1]}", daemon=True)
     thread.start()
-    return httpd, thread
+    return thread
 
 
 def shut(httpd: QuietServer, thread: threading.Thread | None) -> None:
