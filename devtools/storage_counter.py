@@ -116,6 +116,7 @@ PURPOSES = {
     ("blob", "raw", "PUT"): "pull: raw item as received",
     ("blob", "raw", "GET"): "convert: raw item too large to ride in its message",
     ("blob", "mime", "PUT"): "convert: the rendered record (.eml)",
+    ("blob", "unmapped", "PUT"): "convert: an unmapped item's entry (kept for reprocess-unmapped)",
     ("blob", "mime", "GET"): "deliver: a record too large to ride in its message",
     ("blob", "locks", "PUT"): "mailbox slots: lease acquire/renew/release (and creating a slot blob once)",
     ("blob", "attachments", "PUT"): "pull: attachment bytes",
