@@ -9,7 +9,7 @@ import pytest
 from devtools.local_world import start_world
 from shared.cli.run import drain_all
 from tests.chat_export.fixtures import FIXTURES, JPG, make_zip
-from tests.e2e.oracle import FOLDER, archive_id
+from tests.e2e.oracle import FOLDER, archive_id, fact
 
 OWNER = "exporter@contoso.com"
 
@@ -97,8 +97,10 @@ def test_a_record_says_it_came_from_the_import_with_how_it_was_read_and_who_expo
     drain_all(app, retry_delay_seconds=0.2)
     bodies = [m["body"]["content"] for m in _landed(world)]
     assert bodies
-    for body in bodies:
-        assert "chat_export" in body and "Europe/London" in body  # the source and the provenance (time zone)
+    for body in bodies:  # the source and the provenance (time zone, the exporting employee)
+        assert fact(body, "Source") == "chat_export"
+        assert fact(body, "Time zone").startswith("Europe/London")
+        assert fact(body, "Exported by") == OWNER
     assert any(OWNER_LINE in body for body in bodies)
     app.close()
 
@@ -121,6 +123,8 @@ def test_an_import_kept_unmapped_keeps_its_source_and_owner_when_reprocessed(wor
     drain_all(app, retry_delay_seconds=0.2)
     bodies = [m["body"]["content"] for m in _landed(world, colleague)]
     assert result.now_mapped == len(bodies) > 0
-    assert all("chat_export" in body and "Europe/London" in body for body in bodies)
+    assert all(fact(body, "Source") == "chat_export" for body in bodies)
+    assert all(fact(body, "Time zone").startswith("Europe/London") for body in bodies)
+    assert all(fact(body, "Exported by") == later for body in bodies)
     assert any(OWNER_LINE in body for body in bodies)  # still the import's own item: its owner is still named
     app.close()

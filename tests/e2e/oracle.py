@@ -6,6 +6,8 @@ is who), not from the archiver's mapping code, so a mapping bug cannot hide behi
 
 from __future__ import annotations
 
+import html
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -69,3 +71,9 @@ def sent_at(item_id: str, world) -> datetime:
 
 def parse_graph_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def fact(body_html: str, label: str) -> str | None:
+    """The value a record's HTML body shows beside ``label`` in its table of facts (Source, Time zone, ...)."""
+    m = re.search(r"<th[^>]*>" + re.escape(html.escape(label)) + r"</th><td[^>]*>(.*?)</td>", body_html, re.S)
+    return html.unescape(m.group(1)) if m else None

@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 
 from devtools.local_world import start_world
+from shared import names
 from shared.cli.run import run_cycle
+from shared.pipeline.messages import item_key
 from shared.pipeline.ports import FeedAuthError
 from tests.e2e.conftest import FAST, quiet
-from tests.e2e.oracle import verdict
+from tests.e2e.oracle import FOLDER, landed, verdict
 from tests.faults.test_faults import assert_exact_and_reported
 
 
@@ -34,7 +36,7 @@ def test_a_corrupt_attachment_is_refetched_and_never_archived_wrong(storage_conn
         v = verdict(world)
         assert v.exact, str(v)
         for user in world.day.users:
-            for message in world.graph.mailbox(user["address"]).get("WhatsApp Archiver", []):
+            for message in world.graph.mailbox(user["address"]).get(FOLDER, []):
                 for attachment in message["attachments"]:
                     assert attachment["sha256"] != broken["sha256"] or attachment["name"] != broken["file_name"]
         report = app.report(summary.report_date, write=False)
@@ -53,6 +55,13 @@ def test_a_401_mid_run_fails_the_run_clearly_lands_what_was_queued_and_leaves_th
             run_cycle(app, retry_delay_seconds=0.2, progress=quiet)
         assert app.checkpoints.watermark() is None
         assert _archived(world) > 0  # the pages fetched before the 401 were archived, not left for the rerun
+        # every copy of every item stored before the 401 landed, once; nothing is left waiting in the queues
+        stored = {name.rsplit("/", 1)[-1].removesuffix(".json") for name in app.blobs.list(names.RAW)}
+        queued = [i for i in world.day.expected if item_key(i) in stored]
+        counts = landed(world)
+        assert queued and all(counts[(i, mb.lower())] == 1 for i in queued for mb in world.day.expected[i])
+        assert max(counts.values()) == 1
+        assert app.queues.depth(names.ITEMS_QUEUE) == 0 and app.queues.depth(names.DELIVERIES_QUEUE) == 0
         world.feed.fail_auth_after(None)
         app = world.archiver()
         summary = run_cycle(app, retry_delay_seconds=0.2, progress=quiet)
@@ -61,7 +70,7 @@ def test_a_401_mid_run_fails_the_run_clearly_lands_what_was_queued_and_leaves_th
 
 
 def _archived(world) -> int:
-    return sum(len(world.graph.mailbox(u["address"]).get("WhatsApp Archiver", [])) for u in world.day.users)
+    return sum(landed(world).values())
 
 
 def test_items_land_while_the_feed_is_still_answering_later_pages(storage_connection):

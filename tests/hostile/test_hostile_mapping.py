@@ -118,9 +118,9 @@ def test_an_entry_whose_conversion_fails_is_reported_as_such_and_the_rest_go_on(
     with start_world(storage_connection=storage_connection, overrides=FAST) as world:
         world.upload_mapping(world.day.mapping_csv.splitlines(keepends=True)[0])  # header only: email property alone
         app = world.archiver()
-        run_cycle(app, retry_delay_seconds=0.2, progress=quiet)
+        summary = run_cycle(app, retry_delay_seconds=0.2, progress=quiet)
         entries = sorted(app.blobs.list(names.UNMAPPED))
-        assert len(entries) > 2
+        assert summary.unmapped == len(entries) > 2
         world.upload_mapping()
         app = world.archiver()
 
@@ -142,6 +142,12 @@ def test_an_entry_whose_conversion_fails_is_reported_as_such_and_the_rest_go_on(
         left = result.missing[0].split(":", 1)[0]
         assert app.blobs.exists(names.UNMAPPED, left), "the failed one stays, for the next run"
         assert result.now_mapped + result.still_unmapped == len(entries) - 1
+        # the rest went on: every other entry's copies land, once; the failed one is the only extra entry left
+        failed_id = json.loads(app.blobs.get(names.UNMAPPED, left))["item_id"]
+        drain_all(app, retry_delay_seconds=0.2)
+        v = verdict(world, {i: set(m) for i, m in world.day.expected.items() if i != failed_id})
+        assert v.exact, str(v)
+        assert len(list(app.blobs.list(names.UNMAPPED))) == result.still_unmapped + 1
         app.close()
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from devtools import meta_sender
 from shared.cli.run import run_cycle
 from shared.domain.whatsapp import normalise_payload
+from tests.e2e.oracle import fact
 from tests.whatsapp.conftest import by_item, fixture, quiet, records, with_media
 
 CLASS = {"message": "Message", "edit": "Edit", "deletion": "Deletion", "reaction": "Reaction", "call": "Call",
@@ -157,4 +158,4 @@ def test_a_webhook_record_says_it_came_from_the_cloud_api_also_after_waiting_unm
     drain_all(app, retry_delay_seconds=0.2)
     bodies = [m["body"]["content"] for m in records(wa_world)]
     assert result.now_mapped == first.unmapped == len(bodies)
-    assert all("whatsapp_cloud_api" in body for body in bodies)  # the entry point, kept in the unmapped/ entry
+    assert all(fact(body, "Source") == "whatsapp_cloud_api" for body in bodies)  # kept in the unmapped/ entry
