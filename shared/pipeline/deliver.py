@@ -18,9 +18,8 @@ import base64
 import logging
 import time
 import uuid
-from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Callable, ContextManager
+from typing import Callable
 
 from shared import names
 from shared.domain.bounded import for_log
@@ -58,12 +57,11 @@ def deliver_copy(
     folder_name: str,
     owner: str | None = None,
     budget=None,
-    graph_permit: Callable[[], ContextManager] = nullcontext,
     wait_out: float = 0.0,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Delivered | Requeue:
     """One delivery attempt. A hand-back that asks for a short wait, up to ``wait_out`` seconds in all, is waited
-    out here, holding no slot, permit or claim, and tried again, rather than handing the copy to the queue,
+    out here, holding no slot or claim, and tried again, rather than handing the copy to the queue,
     which brings it back only after whole seconds of visibility delay and polling: Graph's pause on the mailbox
     or this copy's own Retry-After (a second or two, usually), the rest of an unanswered create's settling time.
     The deliveries queue's handler waits (its copies are those already handed back once); a first attempt at
@@ -73,7 +71,7 @@ def deliver_copy(
     waited = 0.0
     while True:
         result = _attempt(message, key, owner, blobs=blobs, ledger=ledger, tracking=tracking, mailbox=mailbox,
-                          slots=slots, folder_name=folder_name, budget=budget, graph_permit=graph_permit)
+                          slots=slots, folder_name=folder_name, budget=budget)
         if not isinstance(result, Requeue) or waited + result.after_seconds > wait_out:
             return result
         sleep(result.after_seconds)
@@ -81,7 +79,7 @@ def deliver_copy(
 
 
 def _attempt(message: DeliveryMessage, key: str, owner: str, *, blobs, ledger, tracking, mailbox: Mailbox, slots,
-             folder_name: str, budget, graph_permit: Callable[[], ContextManager]) -> Delivered | Requeue:
+             folder_name: str, budget) -> Delivered | Requeue:
     created = None
     with slots.hold(message.mailbox) as held:
         if not held:
@@ -91,37 +89,37 @@ def _attempt(message: DeliveryMessage, key: str, owner: str, *, blobs, ledger, t
         if wait > 0:
             return Requeue(wait, "Graph paused the mailbox (a 429's Retry-After) or its request budget for this "
                            "window is spent")
-        # one of this instance's DELIVERY_WORKERS Graph permits, taken before the claim so that waiting for it
-        # never eats into the claim's period; then the claim: one insert of the ledger row as 'creating'
-        with graph_permit():
-            claim = ledger.begin(message.mailbox, key, owner)
-            if claim.outcome == "delivered":
-                return _already_delivered(message, key, claim, tracking)
-            if claim.outcome == "busy":
-                return Requeue(max(claim.retry_after, 1.0), "another worker holds this copy")
+        # the claim: one insert of the ledger row as 'creating' (the Graph requests themselves wait for one of the
+        # process's DELIVERY_WORKERS places in flight inside the Graph adapter, so neither this write nor building
+        # the request holds one)
+        claim = ledger.begin(message.mailbox, key, owner)
+        if claim.outcome == "delivered":
+            return _already_delivered(message, key, claim, tracking)
+        if claim.outcome == "busy":
+            return Requeue(max(claim.retry_after, 1.0), "another worker holds this copy")
+        try:
+            result = _create_claimed(message, claim, key, blobs=blobs, ledger=ledger, tracking=tracking,
+                                     mailbox=mailbox, folder_name=folder_name, budget=budget)
+            if not isinstance(result, CreatedCopy):
+                return result
+            created = result
+        except Exception as exc:
+            # The attempt failed without an outcome (5xx, timeout, lost answer, storage hiccup): hand the
+            # claim back now so the queue's retry can take it in seconds; the claim period is only for a
+            # worker that died. The ledger keeps 'creating', so the retry asks Graph first. A request
+            # that got no answer at all has usually landed (asked at once, below); else it may still be
+            # running at Graph: for a few seconds the retry may find it but must not create it again.
+            unanswered = isinstance(exc, MailboxError) and exc.status is None
+            if unanswered and (found := _ask_after_no_answer(message, key, ledger=ledger, tracking=tracking,
+                                                             mailbox=mailbox, folder_name=folder_name,
+                                                             budget=budget)) is not None:
+                return found
             try:
-                result = _create_claimed(message, claim, key, blobs=blobs, ledger=ledger, tracking=tracking,
-                                         mailbox=mailbox, folder_name=folder_name, budget=budget)
-                if not isinstance(result, CreatedCopy):
-                    return result
-                created = result
-            except Exception as exc:
-                # The attempt failed without an outcome (5xx, timeout, lost answer, storage hiccup): hand the
-                # claim back now so the queue's retry can take it in seconds; the claim period is only for a
-                # worker that died. The ledger keeps 'creating', so the retry asks Graph first. A request
-                # that got no answer at all has usually landed (asked at once, below); else it may still be
-                # running at Graph: for a few seconds the retry may find it but must not create it again.
-                unanswered = isinstance(exc, MailboxError) and exc.status is None
-                if unanswered and (found := _ask_after_no_answer(message, key, ledger=ledger, tracking=tracking,
-                                                                 mailbox=mailbox, folder_name=folder_name,
-                                                                 budget=budget)) is not None:
-                    return found
-                try:
-                    ledger.release(message.mailbox, key, settle_seconds=UNANSWERED_SETTLE_SECONDS if unanswered else 0)
-                except Exception:  # noqa: BLE001 - the claim then lapses after DELIVERY_CLAIM_SECONDS
-                    log.warning("could not hand back the claim on a copy of %s; it lapses on its own",
-                                for_log(message.item_id))
-                raise
+                ledger.release(message.mailbox, key, settle_seconds=UNANSWERED_SETTLE_SECONDS if unanswered else 0)
+            except Exception:  # noqa: BLE001 - the claim then lapses after DELIVERY_CLAIM_SECONDS
+                log.warning("could not hand back the claim on a copy of %s; it lapses on its own",
+                            for_log(message.item_id))
+            raise
 
     outcome = "partial" if (message.partial or created.notes) else "imported"
     ledger.mark_delivered(message.mailbox, key, message_id=created.message_id, outcome=outcome,
