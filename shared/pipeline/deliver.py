@@ -1,12 +1,14 @@
 """deliver_item: create one mailbox copy of a record through Graph, exactly once.
 
-Order of questions: is a mailbox slot free (Exchange allows 4 concurrent requests per mailbox)?
-Is there request budget left in this window (Exchange: 10,000 per 10 minutes)? (else come back later;
-a 429's Retry-After pauses the mailbox and says when)
+Order of questions: is there request budget left for the mailbox in this window (Exchange: 10,000
+per 10 minutes)? (else come back later; a 429's Retry-After pauses the mailbox and says when)
 Then the claim, one insert of the ledger row as 'creating': has the ledger seen this copy land?
-(skip) Is another worker on it right now? (come back later) Did an earlier attempt possibly
-create it? (ask Graph by the archive id; an attempt that got no answer asks at once, and nobody
-creates again until it has settled) Only then create, and mark the ledger delivered.
+(skip) Is another worker on it right now? (come back later) Then the record is read and its create
+request built. Only then one of the mailbox's slots (Exchange allows 4 concurrent requests per
+mailbox; none free: the claim goes back untouched, come back later), so that a slot is held for the
+Graph requests alone. Did an earlier attempt possibly create it? (ask Graph by the archive id; an
+attempt that got no answer asks at once, and nobody creates again until it has settled) Only then
+create, and mark the ledger delivered.
 Throttling hands the message back to the queue with a delay; only from the deliveries queue are
 waits of a few seconds (a Retry-After, a settling create) waited out in place. A failed attempt
 hands its claim back at once (see ``_attempt``).
@@ -24,7 +26,8 @@ from typing import Callable
 from shared import names
 from shared.domain.bounded import for_log
 from shared.pipeline.messages import DeliveryMessage, item_key
-from shared.pipeline.ports import ArchiveCopy, CreatedCopy, Mailbox, MailboxError, MailboxPermanent, MailboxThrottled
+from shared.pipeline.ports import (ArchiveCopy, CreatedCopy, Mailbox, MailboxError, MailboxPermanent, MailboxThrottled,
+                                   PreparedCopy)
 
 log = logging.getLogger(__name__)
 
@@ -81,24 +84,36 @@ def deliver_copy(
 def _attempt(message: DeliveryMessage, key: str, owner: str, *, blobs, ledger, tracking, mailbox: Mailbox, slots,
              folder_name: str, budget) -> Delivered | Requeue:
     created = None
+    # the mailbox's request budget first (in memory): a paused mailbox hands the copy back before any write
+    wait = budget.take(message.mailbox, 1) if budget is not None else 0.0
+    if wait > 0:
+        return Requeue(wait, "Graph paused the mailbox (a 429's Retry-After) or its request budget for this "
+                       "window is spent")
+    # then the claim, one insert of the ledger row as 'creating', and only then one of the mailbox's slots (its
+    # 4 places at Graph): a slot is held for the Graph requests alone, not for this write
+    claim = ledger.begin(message.mailbox, key, owner)
+    if claim.outcome == "delivered":
+        return _already_delivered(message, key, claim, tracking)
+    if claim.outcome == "busy":
+        return Requeue(max(claim.retry_after, 1.0), "another worker holds this copy")
+    # the record read and its create request built, also before the slot (a record that cannot be read fails here)
+    try:
+        eml = base64.b64decode(message.eml_b64) if message.eml_b64 else blobs.get(names.MIME, message.mime_blob)
+        prepared = mailbox.prepare_copy(ArchiveCopy(mailbox=message.mailbox, archive_id=message.item_id, eml=eml,
+                                                    item_class=message.item_class))
+    except MailboxPermanent as exc:
+        return _refused(message, key, exc, ledger=ledger, tracking=tracking)
+    except Exception:
+        ledger.release(message.mailbox, key, nothing_created=not claim.uncertain)  # nothing was sent
+        raise
     with slots.hold(message.mailbox) as held:
         if not held:
+            # nothing was sent in this attempt: the claim goes back as it came (a fresh one as 'claimed', which
+            # proves no create, so the retry creates without asking Graph first)
+            ledger.release(message.mailbox, key, nothing_created=not claim.uncertain)
             return Requeue(SLOT_BUSY_DELAY, "all concurrency slots of the mailbox are busy")
-        # the create (an uncertain earlier attempt adds its look-up below; the folder id is cached)
-        wait = budget.take(message.mailbox, 1) if budget is not None else 0.0
-        if wait > 0:
-            return Requeue(wait, "Graph paused the mailbox (a 429's Retry-After) or its request budget for this "
-                           "window is spent")
-        # the claim: one insert of the ledger row as 'creating' (the Graph requests themselves wait for one of the
-        # process's DELIVERY_WORKERS places in flight inside the Graph adapter, so neither this write nor building
-        # the request holds one)
-        claim = ledger.begin(message.mailbox, key, owner)
-        if claim.outcome == "delivered":
-            return _already_delivered(message, key, claim, tracking)
-        if claim.outcome == "busy":
-            return Requeue(max(claim.retry_after, 1.0), "another worker holds this copy")
         try:
-            result = _create_claimed(message, claim, key, blobs=blobs, ledger=ledger, tracking=tracking,
+            result = _create_claimed(message, claim, key, prepared, ledger=ledger, tracking=tracking,
                                      mailbox=mailbox, folder_name=folder_name, budget=budget)
             if not isinstance(result, CreatedCopy):
                 return result
@@ -140,8 +155,8 @@ def _already_delivered(message: DeliveryMessage, key: str, claim, tracking) -> D
     return Delivered("skipped", reason)
 
 
-def _create_claimed(message: DeliveryMessage, claim, key: str, *, blobs, ledger, tracking, mailbox: Mailbox,
-                    folder_name: str, budget) -> CreatedCopy | Delivered | Requeue:
+def _create_claimed(message: DeliveryMessage, claim, key: str, prepared: PreparedCopy, *, ledger, tracking,
+                    mailbox: Mailbox, folder_name: str, budget) -> CreatedCopy | Delivered | Requeue:
     """Under a slot and a claim: ask Graph first if an earlier attempt may have created the copy, else create it."""
     if claim.uncertain and budget is not None:
         wait = budget.take(message.mailbox, 1)  # the look-up by archive id
@@ -157,9 +172,7 @@ def _create_claimed(message: DeliveryMessage, claim, key: str, *, blobs, ledger,
             ledger.release(message.mailbox, key)
             return Requeue(settling, "a create that got no answer may still land at Graph: asked again before "
                            "creating once it has settled")
-        eml = base64.b64decode(message.eml_b64) if message.eml_b64 else blobs.get(names.MIME, message.mime_blob)
-        return mailbox.create_copy(message.mailbox, folder_id, ArchiveCopy(
-            mailbox=message.mailbox, archive_id=message.item_id, eml=eml, item_class=message.item_class))
+        return mailbox.create_copy(message.mailbox, folder_id, prepared)
     except MailboxThrottled as exc:
         if exc.paces_mailbox and budget is not None and getattr(budget, "pause", None):
             # a 429's Retry-After paces every copy of the mailbox (also when the budget's window still has room:
@@ -175,13 +188,17 @@ def _create_claimed(message: DeliveryMessage, claim, key: str, *, blobs, ledger,
             return Delivered("failed", reason)
         return Requeue(max(exc.retry_after, 1.0), f"throttled ({exc.code or exc.status})")
     except MailboxPermanent as exc:
-        reason = f"Graph refused the copy: {exc}"
-        ledger.mark_failed(message.mailbox, key, reason)
-        tracking.copy_outcome(message.report_date, key, message.mailbox, "failed", reason, stage="deliver")
-        log.warning("copy of %s for a mailbox failed permanently: %s", for_log(message.item_id), for_log(exc.code))
-        return Delivered("failed", reason)
+        return _refused(message, key, exc, ledger=ledger, tracking=tracking)
     # MailboxTransient and anything else propagate: deliver_copy hands the claim back, the queue
     # retries; the ledger says 'creating', so the next attempt asks Graph before creating again.
+
+
+def _refused(message: DeliveryMessage, key: str, exc: MailboxPermanent, *, ledger, tracking) -> Delivered:
+    reason = f"Graph refused the copy: {exc}"
+    ledger.mark_failed(message.mailbox, key, reason)
+    tracking.copy_outcome(message.report_date, key, message.mailbox, "failed", reason, stage="deliver")
+    log.warning("copy of %s for a mailbox failed permanently: %s", for_log(message.item_id), for_log(exc.code))
+    return Delivered("failed", reason)
 
 
 def _found_existing(message: DeliveryMessage, key: str, existing: str, *, ledger, tracking) -> Delivered:

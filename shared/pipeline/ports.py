@@ -112,6 +112,15 @@ class ArchiveCopy:
 
 
 @dataclass(frozen=True)
+class PreparedCopy:
+    """A copy read and its create request built (Mailbox.prepare_copy): what create_copy sends. ``request`` is
+    the adapter's own; it is used once."""
+
+    copy: ArchiveCopy
+    request: object
+
+
+@dataclass(frozen=True)
 class CreatedCopy:
     message_id: str  # Graph's immutable id of the created message
     attachments_uploaded: int = 0
@@ -125,7 +134,12 @@ class Mailbox(Protocol):
     def find_copy(self, mailbox: str, folder_id: str, archive_id: str) -> str | None:
         """The id of a message already in the folder with this archive id, else None."""
 
-    def create_copy(self, mailbox: str, folder_id: str, copy: ArchiveCopy) -> CreatedCopy:
+    def prepare_copy(self, copy: ArchiveCopy) -> PreparedCopy:
+        """Read the record and build its create request, without a Graph request: the work a create does before
+        Graph, done before the caller takes the mailbox's slot. Raises MailboxPermanent for a record that cannot
+        be read."""
+
+    def create_copy(self, mailbox: str, folder_id: str, copy: ArchiveCopy | PreparedCopy) -> CreatedCopy:
         """Create the copy as a received, read, non-draft item dated with the original time."""
 
 

@@ -9,7 +9,9 @@ import base64
 import json
 import logging
 import threading
+from dataclasses import dataclass
 from datetime import datetime, timezone
+from urllib.parse import quote
 
 import httpx
 from kiota_abstractions.method import Method
@@ -42,10 +44,23 @@ from shared.pipeline.ports import (
     MailboxPermanent,
     MailboxThrottled,
     MailboxTransient,
+    PreparedCopy,
     StoredCopy,
 )
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Create:
+    """A copy's create, built before its mailbox's slot is taken: the parsed record, the request (no URL yet; None
+    for importMime), and which attachments go inline, which by upload session, and what the record says it left."""
+
+    record: Record
+    info: RequestInformation | None
+    inline: list[Part]
+    uploads: list[Part]
+    notes: list[str]
 
 # Our named-property set: a fixed GUID of this project. Never change it: existing copies carry it.
 PROPERTY_SET = "{bed5309b-ba8e-4887-b169-1e0f89fac3a1}"
@@ -181,16 +196,22 @@ class GraphMailbox:
                 raise
 
     # ------------------------------------------------------------------ create
-    def create_copy(self, mailbox: str, folder_id: str, copy: ArchiveCopy) -> CreatedCopy:
-        user_id = self._user(mailbox)
+    def prepare_copy(self, copy: ArchiveCopy) -> PreparedCopy:
         try:
             record = parse_record(copy.eml)
         except Exception as exc:  # noqa: BLE001 - a record we cannot read will not improve on retry
             raise MailboxPermanent(f"the record cannot be parsed as RFC 5322: {type(exc).__name__}: {exc}",
                                    code="InvalidRecord") from exc
         if self.create_mode == "import_mime":
-            return self._create_by_import(user_id, folder_id, copy, record)
-        return self._create_by_json(user_id, folder_id, copy, record)
+            return PreparedCopy(copy, _Create(record, None, [], [], []))
+        return PreparedCopy(copy, self._json_create(copy, record))
+
+    def create_copy(self, mailbox: str, folder_id: str, copy: ArchiveCopy | PreparedCopy) -> CreatedCopy:
+        prepared = copy if isinstance(copy, PreparedCopy) else self.prepare_copy(copy)
+        user_id = self._user(mailbox)
+        if self.create_mode == "import_mime":
+            return self._create_by_import(user_id, folder_id, prepared.copy, prepared.request.record)
+        return self._create_by_json(user_id, folder_id, prepared.copy, prepared.request)
 
     def _common_props(self, copy: ArchiveCopy, record: Record) -> list[SingleValueLegacyExtendedProperty]:
         props = [_prop(MESSAGE_CLASS, copy.item_class)]
@@ -200,7 +221,8 @@ class GraphMailbox:
             props.append(_prop(REFERENCES, record.references))
         return props
 
-    def _create_by_json(self, user_id: str, folder_id: str, copy: ArchiveCopy, record: Record) -> CreatedCopy:
+    def _json_create(self, copy: ArchiveCopy, record: Record) -> _Create:
+        """The create request of a copy, its body serialised; its URL is set when the mailbox and folder are known."""
         notes: list[str] = []
         inline, uploads = [], []
         budget = INLINE_REQUEST_BUDGET - 16 * 1024 - len(record.body.encode("utf-8", "replace")) * 6 // 5
@@ -235,8 +257,14 @@ class GraphMailbox:
                                         content_type=p.content_type, content_bytes=p.data, is_inline=p.inline,
                                         content_id=p.content_id) for p in inline] or None,
         )
-        info = self._messages(user_id, folder_id).to_post_request_information(
+        info = MessagesRequestBuilder(self.session.adapter, {}).to_post_request_information(
             message, request_configuration=request_config(retry=False))
+        return _Create(record, info, inline, uploads, notes)
+
+    def _create_by_json(self, user_id: str, folder_id: str, copy: ArchiveCopy, create: _Create) -> CreatedCopy:
+        info, inline, uploads, notes = create.info, create.inline, create.uploads, list(create.notes)
+        # the URL the request builder would expand, built directly (it is expanded twice per request otherwise)
+        info.url = f"{self.session.v1}/users/{quote(user_id, safe='')}/mailFolders/{quote(folder_id, safe='')}/messages"
         try:
             created_id = self._send_for_id(info, "creating the copy")
         except MailboxThrottled as exc:
