@@ -171,7 +171,9 @@ def bench_pipeline(scale: int, *, workers: int = 8, latency_ms: float = 120.0, s
     from shared.pipeline.messages import item_key
     from shared.pipeline.ports import ArchiveCopy
 
-    # the same Graph concurrency on both sides: ours delivers at most ``workers`` copies at once (DELIVERY_WORKERS)
+    # the same Graph concurrency on both sides: ours has at most ``workers`` Graph requests in flight
+    # (DELIVERY_WORKERS), the naive ``workers`` threads; ours handles as many queue messages at once as the
+    # Functions host does on one instance (host.json: batchSize + newBatchThreshold)
     with start_world(scale=scale, overrides={"DELIVERY_CLAIM_SECONDS": "30", "DELIVERY_WORKERS": str(workers)},
                      servers_apart=servers_apart) as world:
         world.graph.latency = latency_ms / 1000.0  # what a Graph round trip from Azure costs
@@ -180,7 +182,7 @@ def bench_pipeline(scale: int, *, workers: int = 8, latency_ms: float = 120.0, s
         timings: dict = {}
         with StorageCounter(world.storage_connection) as counter:
             graph_before = len(world.graph.requests)
-            summary = run_day_in_two_halves(world, app, workers=workers, counter=counter, timings=timings)
+            summary = run_day_in_two_halves(world, app, counter=counter, timings=timings)
         graph_requests = len(world.graph.requests) - graph_before  # both halves
         copies = summary.delivered
         emls = {name.rsplit("/", 1)[-1][:-4]: app.blobs.get("mime", name) for name in app.blobs.list("mime")
@@ -225,8 +227,12 @@ def bench_pipeline(scale: int, *, workers: int = 8, latency_ms: float = 120.0, s
     ours, naive, whole = copies / warm_s, len(jobs) / direct_s, whole_copies / whole_s
     total = cold_copies + copies
     where = "in a process of their own, as in Azure" if servers_apart else "in the archiver's process"
-    print(f"pipeline: scale {scale}, Graph latency {latency_ms:.0f} ms, {workers} workers, the local Graph and feed "
-          f"servers {where} (measured under load: compare same-run figures only)")
+    from shared.bootstrap import host_queue_concurrency
+
+    print(f"pipeline: scale {scale}, Graph latency {latency_ms:.0f} ms, {workers} Graph requests in flight at most on both "
+          f"sides (ours: DELIVERY_WORKERS; the naive: its threads), ours handling {host_queue_concurrency()} queue messages "
+          f"at once as the Functions host does (host.json), the local Graph and feed servers {where} (measured under "
+          "load: compare same-run figures only)")
     print(f"  first half (cold: look-ups, folders)     {cold_s:7.2f} s  {cold_copies / cold_s:7.1f} copies/s  ({cold_copies} copies)")
     print(f"  second half (steady state)               {warm_s:7.2f} s  {ours:7.1f} copies/s  ({copies} copies, "
           f"{summary.failed} failed)")
@@ -439,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--big", type=int, default=8, help="the larger day's scale for the memory figure (default 8)")
     parser.add_argument("--messages", type=int, default=40_000, help="chat-export: messages in the export (default 40000)")
     parser.add_argument("--posts", type=int, default=100, help="webhook POSTs for the webhook figure (default 100)")
-    parser.add_argument("--workers", type=int, default=8, help="pipeline: workers, and the naive baseline's threads")
+    parser.add_argument("--workers", type=int, default=8, help="pipeline: Graph requests in flight (DELIVERY_WORKERS), and the naive baseline's threads (default 8)")
     parser.add_argument("--latency-ms", type=float, default=120.0, help="pipeline: added to every Graph request")
     parser.add_argument("--servers-in-process", action="store_true",
                         help="pipeline, backlog: run the local Graph and feed servers in the archiver's process (default: a "

@@ -155,14 +155,18 @@ def half_way(world):
     return datetime.combine(world.day.day, dtime(12, 0), tzinfo=timezone.utc)
 
 
-def run_day_in_two_halves(world, app, *, workers: int = 8, counter: "StorageCounter | None" = None,
+def run_day_in_two_halves(world, app, *, workers: int | None = None, counter: "StorageCounter | None" = None,
                           timings: dict | None = None):
     """Pull and settle the first half of the world's day (set-up, first look-ups, slot blobs), then the second
-    half with ``counter`` counting: the second half is the steady state. Returns the second half's summary;
-    ``timings`` gets each half's wall and process CPU seconds ("cold", "warm")."""
+    half with ``counter`` counting: the second half is the steady state. ``workers``: messages handled at once
+    per queue (default: as the Functions host on one instance, host.json's batchSize + newBatchThreshold).
+    Returns the second half's summary; ``timings`` gets each half's wall and process CPU seconds ("cold", "warm")."""
     import time
 
+    from shared.bootstrap import host_queue_concurrency
     from shared.cli.run import pull_and_drain
+
+    workers = workers or host_queue_concurrency()
 
     noon = half_way(world)
     wall, cpu = time.perf_counter(), time.process_time()

@@ -42,7 +42,9 @@ def cmd_run(args) -> int:
 
     app = _archiver()
     try:
-        summary = run_cycle(app, workers=args.workers, retry_delay_seconds=args.retry_delay,
+        from shared.bootstrap import host_queue_concurrency
+
+        summary = run_cycle(app, workers=args.workers or host_queue_concurrency(), retry_delay_seconds=args.retry_delay,
                             visibility_timeout=args.visibility_timeout)
     except FeedAuthError as exc:
         print(f"run failed: the capture feed refused our token ({exc}). The checkpoint did not move; "
@@ -164,7 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="one complete cycle: pull, convert, deliver, report")
-    p.add_argument("--workers", type=int, default=4, help="messages handled in parallel per queue (default 4)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="messages handled in parallel per queue (default: as the Functions host does on one instance, "
+                        "host.json's batchSize + newBatchThreshold; Graph requests in flight stay DELIVERY_WORKERS)")
     p.add_argument("--retry-delay", type=float, default=None,
                    help="seconds before a failed message is retried (default: host.json visibilityTimeout)")
     p.add_argument("--visibility-timeout", type=int, default=300,

@@ -40,6 +40,14 @@ def host_queue_settings(path: Path = HOST_JSON) -> dict:
     return data.get("extensions", {}).get("queues", {})
 
 
+def host_queue_concurrency(path: Path = HOST_JSON) -> int:
+    """Messages one instance of the Functions host handles at once for a queue trigger: batchSize, and a new
+    batch fetched as soon as only newBatchThreshold are left (host.json; the host's defaults when unset)."""
+    queues = host_queue_settings(path)
+    batch = int(queues.get("batchSize", 16))
+    return batch + int(queues.get("newBatchThreshold", batch // 2))
+
+
 def _timespan_seconds(value: str | None, default: float) -> float:
     if not value:
         return default
