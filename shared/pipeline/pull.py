@@ -240,7 +240,8 @@ def pull_delta(
 
 
 Pulled = tuple  # (raw item, tracking key, tracking fields, items message)
-FIRST_BATCH = 8  # items stored before the first of a page are queued; each next batch twice as many
+FIRST_BATCH = 2  # items stored before the first of a page are queued; each next batch twice as many (2, 4, 8, ...:
+# the first create goes out after two raw writes, not eight; a 50-item page costs 5 tracking transactions, not 3)
 TRACKING_TRANSACTION_MAX = 100  # rows in one entity-group transaction (Azure Tables' limit)
 
 
