@@ -104,7 +104,7 @@ def _attempt(message: DeliveryMessage, key: str, owner: str, *, blobs, ledger, t
     except MailboxPermanent as exc:
         return _refused(message, key, exc, ledger=ledger, tracking=tracking)
     except Exception:
-        ledger.release(message.mailbox, key, nothing_created=not claim.uncertain)  # nothing was sent
+        _hand_back(message, key, ledger, nothing_created=not claim.uncertain)  # nothing was sent
         raise
     with slots.hold(message.mailbox) as held:
         if not held:
@@ -129,11 +129,7 @@ def _attempt(message: DeliveryMessage, key: str, owner: str, *, blobs, ledger, t
                                                              mailbox=mailbox, folder_name=folder_name,
                                                              budget=budget)) is not None:
                 return found
-            try:
-                ledger.release(message.mailbox, key, settle_seconds=UNANSWERED_SETTLE_SECONDS if unanswered else 0)
-            except Exception:  # noqa: BLE001 - the claim then lapses after DELIVERY_CLAIM_SECONDS
-                log.warning("could not hand back the claim on a copy of %s; it lapses on its own",
-                            for_log(message.item_id))
+            _hand_back(message, key, ledger, settle_seconds=UNANSWERED_SETTLE_SECONDS if unanswered else 0)
             raise
 
     outcome = "partial" if (message.partial or created.notes) else "imported"
@@ -141,6 +137,15 @@ def _attempt(message: DeliveryMessage, key: str, owner: str, *, blobs, ledger, t
                           report_date=message.report_date)
     tracking.copy_outcome(message.report_date, key, message.mailbox, outcome, _partial_reason(message, created.notes))
     return Delivered(outcome)
+
+
+def _hand_back(message: DeliveryMessage, key: str, ledger, **release) -> None:
+    """Give the claim back after an attempt that failed; should that write fail too, the claim lapses on its own
+    after DELIVERY_CLAIM_SECONDS, and the error that matters is the attempt's."""
+    try:
+        ledger.release(message.mailbox, key, **release)
+    except Exception:  # noqa: BLE001
+        log.warning("could not hand back the claim on a copy of %s; it lapses on its own", for_log(message.item_id))
 
 
 def _already_delivered(message: DeliveryMessage, key: str, claim, tracking) -> Delivered:
