@@ -26,6 +26,7 @@ from shared.adapters.storage.tables import CheckpointStore, DirectoryCache, Ledg
 from shared.domain.mapping_rule import EmailPolicy
 from shared.domain.record import RenderOptions
 from shared.pipeline import convert, deliver, evidence, pull, report, transcripts
+from shared.pipeline.graph_in_flight import GraphInFlight
 from shared.pipeline.messages import DeliveryMessage, ItemMessage, item_key
 from shared.settings import Settings
 
@@ -135,6 +136,11 @@ class Archiver:
                                   timeout=s.feed_timeout_seconds, max_page_bytes=s.feed_max_page_bytes)
         return self._feed
 
+    @cached_property
+    def graph_in_flight(self) -> GraphInFlight:
+        """DELIVERY_WORKERS Graph requests in flight at most in this instance (deliveries, directory look-ups)."""
+        return GraphInFlight(self.settings.delivery_workers)
+
     @property
     def mailbox(self):
         if self._mailbox is None:
@@ -149,7 +155,7 @@ class Archiver:
         if raw is None:
             from shared.adapters.graph import build_graph_directory
 
-            raw = self._directory = build_graph_directory(self.settings)
+            raw = self._directory = self.graph_in_flight.directory(build_graph_directory(self.settings))
         cache = DirectoryCache(self.tables, timedelta(minutes=self.settings.directory_cache_ttl_minutes))
         return convert.CachedDirectory(raw, cache)
 
@@ -219,7 +225,7 @@ class Archiver:
                 result = deliver.deliver_copy(
                     message, blobs=self.blobs, ledger=self.ledger, tracking=self.tracking, mailbox=self.mailbox,
                     slots=self.slots, folder_name=self.settings.archive_folder_name, budget=self.budget,
-                    wait_out=deliver.WAITED_OUT_FROM_THE_QUEUE,
+                    graph_permit=self.graph_in_flight.hold, wait_out=deliver.WAITED_OUT_FROM_THE_QUEUE,
                 )
             except Exception as exc:
                 final = dequeue_count >= self.max_dequeue_count
@@ -247,7 +253,7 @@ class Archiver:
     def copy_pool(self) -> ThreadPoolExecutor:
         """Where the copies' first attempts run at convert: twice DELIVERY_WORKERS threads, so a copy waiting for
         its mailbox's slot or a ledger write does not hold the next one back; the Graph requests among them
-        are held to DELIVERY_WORKERS in flight by the Graph session (adapters/graph/session.py)."""
+        are held to DELIVERY_WORKERS (graph_in_flight)."""
         return ThreadPoolExecutor(max_workers=2 * self.settings.delivery_workers, thread_name_prefix="copy")
 
     @cached_property
@@ -258,7 +264,8 @@ class Archiver:
     def deliver_now(self, message: DeliveryMessage, *, tracking) -> deliver.Delivered | deliver.Requeue:
         """A copy's first attempt at convert time (``tracking`` collects its outcome for the item's one write)."""
         result = deliver.deliver_copy(message, blobs=self.blobs, ledger=self.ledger, tracking=tracking, mailbox=self.mailbox,
-                                      slots=self.slots, folder_name=self.settings.archive_folder_name, budget=self.budget)
+                                      slots=self.slots, folder_name=self.settings.archive_folder_name, budget=self.budget,
+                                      graph_permit=self.graph_in_flight.hold)
         outcome = result.outcome if isinstance(result, deliver.Delivered) else "requeued"
         with self._at_convert_lock:
             self.delivered_at_convert[outcome] = self.delivered_at_convert.get(outcome, 0) + 1

@@ -379,7 +379,7 @@ def fan_out(item: Item, item_mapping: ItemMapping, record, *, message: ItemMessa
     a row per copy with its outcome (or 'pending') are written in one tracking request. With ``pool``
     the copies' attempts run side by side on it (a group message's copies go to different mailboxes, so
     one item no longer waits for its copies one after another); the Graph requests in flight stay bounded
-    by the Graph session (DELIVERY_WORKERS in flight), whatever the number of items being converted. Without
+    by ``deliver``'s permits (DELIVERY_WORKERS), whatever the number of items being converted. Without
     ``deliver``, every copy is queued (the record rides in the message when small: ``eml``, the bytes
     stored in mime/, given when they are small enough)."""
     key = item_key(item.id)

@@ -1,14 +1,13 @@
 """deliver_item: create one mailbox copy of a record through Graph, exactly once.
 
-Order of questions: is there request budget left for the mailbox in this window (Exchange: 10,000
-per 10 minutes)? (else come back later; a 429's Retry-After pauses the mailbox and says when)
-Then the claim, one insert of the ledger row as 'creating': has the ledger seen this copy land?
-(skip) Is another worker on it right now? (come back later) Then the record is read and its create
-request built. Only then one of the mailbox's slots (Exchange allows 4 concurrent requests per
-mailbox; none free: the claim goes back untouched, come back later), so that a slot is held for the
-Graph requests alone. Did an earlier attempt possibly create it? (ask Graph by the archive id; an
-attempt that got no answer asks at once, and nobody creates again until it has settled) Only then
-create, and mark the ledger delivered.
+Order of questions: first the record is read and its create request built (outside the slot below, so
+that a slot is held for little more than Graph's requests). Is a mailbox slot free (Exchange allows 4
+concurrent requests per mailbox)? Is there request budget left in this window (Exchange: 10,000 per 10
+minutes)? (else come back later; a 429's Retry-After pauses the mailbox and says when)
+Then the claim, one insert of the ledger row as 'creating', taken last so that no wait eats into it:
+has the ledger seen this copy land? (skip) Is another worker on it right now? (come back later) Did an
+earlier attempt possibly create it? (ask Graph by the archive id; an attempt that got no answer asks
+at once, and nobody creates again until it has settled) Only then create, and mark the ledger delivered.
 Throttling hands the message back to the queue with a delay; only from the deliveries queue are
 waits of a few seconds (a Retry-After, a settling create) waited out in place. A failed attempt
 hands its claim back at once (see ``_attempt``).
@@ -20,8 +19,9 @@ import base64
 import logging
 import time
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, ContextManager
 
 from shared import names
 from shared.domain.bounded import for_log
@@ -60,11 +60,12 @@ def deliver_copy(
     folder_name: str,
     owner: str | None = None,
     budget=None,
+    graph_permit: Callable[[], ContextManager] = nullcontext,
     wait_out: float = 0.0,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Delivered | Requeue:
     """One delivery attempt. A hand-back that asks for a short wait, up to ``wait_out`` seconds in all, is waited
-    out here, holding no slot or claim, and tried again, rather than handing the copy to the queue,
+    out here, holding no slot, permit or claim, and tried again, rather than handing the copy to the queue,
     which brings it back only after whole seconds of visibility delay and polling: Graph's pause on the mailbox
     or this copy's own Retry-After (a second or two, usually), the rest of an unanswered create's settling time.
     The deliveries queue's handler waits (its copies are those already handed back once); a first attempt at
@@ -74,7 +75,7 @@ def deliver_copy(
     waited = 0.0
     while True:
         result = _attempt(message, key, owner, blobs=blobs, ledger=ledger, tracking=tracking, mailbox=mailbox,
-                          slots=slots, folder_name=folder_name, budget=budget)
+                          slots=slots, folder_name=folder_name, budget=budget, graph_permit=graph_permit)
         if not isinstance(result, Requeue) or waited + result.after_seconds > wait_out:
             return result
         sleep(result.after_seconds)
@@ -82,55 +83,56 @@ def deliver_copy(
 
 
 def _attempt(message: DeliveryMessage, key: str, owner: str, *, blobs, ledger, tracking, mailbox: Mailbox, slots,
-             folder_name: str, budget) -> Delivered | Requeue:
+             folder_name: str, budget, graph_permit: Callable[[], ContextManager]) -> Delivered | Requeue:
     created = None
-    # the mailbox's request budget first (in memory): a paused mailbox hands the copy back before any write
-    wait = budget.take(message.mailbox, 1) if budget is not None else 0.0
-    if wait > 0:
-        return Requeue(wait, "Graph paused the mailbox (a 429's Retry-After) or its request budget for this "
-                       "window is spent")
-    # then the claim, one insert of the ledger row as 'creating', and only then one of the mailbox's slots (its
-    # 4 places at Graph): a slot is held for the Graph requests alone, not for this write
-    claim = ledger.begin(message.mailbox, key, owner)
-    if claim.outcome == "delivered":
-        return _already_delivered(message, key, claim, tracking)
-    if claim.outcome == "busy":
-        return Requeue(max(claim.retry_after, 1.0), "another worker holds this copy")
-    # the record read and its create request built, also before the slot (a record that cannot be read fails here)
+    # the record read and its create request built first, before the mailbox's slot is taken: a slot (one of the
+    # mailbox's 4 places at Graph) is then held for little more than the Graph requests (a record that cannot be
+    # read fails here)
     try:
         eml = base64.b64decode(message.eml_b64) if message.eml_b64 else blobs.get(names.MIME, message.mime_blob)
         prepared = mailbox.prepare_copy(ArchiveCopy(mailbox=message.mailbox, archive_id=message.item_id, eml=eml,
                                                     item_class=message.item_class))
     except MailboxPermanent as exc:
-        return _refused(message, key, exc, ledger=ledger, tracking=tracking)
-    except Exception:
-        _hand_back(message, key, ledger, nothing_created=not claim.uncertain)  # nothing was sent
-        raise
+        prepared = exc  # refused below, once the claim shows the copy did not land already
     with slots.hold(message.mailbox) as held:
         if not held:
-            # nothing was sent in this attempt: the claim goes back as it came (a fresh one as 'claimed', which
-            # proves no create, so the retry creates without asking Graph first)
-            ledger.release(message.mailbox, key, nothing_created=not claim.uncertain)
             return Requeue(SLOT_BUSY_DELAY, "all concurrency slots of the mailbox are busy")
-        try:
-            result = _create_claimed(message, claim, key, prepared, ledger=ledger, tracking=tracking,
-                                     mailbox=mailbox, folder_name=folder_name, budget=budget)
-            if not isinstance(result, CreatedCopy):
-                return result
-            created = result
-        except Exception as exc:
-            # The attempt failed without an outcome (5xx, timeout, lost answer, storage hiccup): hand the
-            # claim back now so the queue's retry can take it in seconds; the claim period is only for a
-            # worker that died. The ledger keeps 'creating', so the retry asks Graph first. A request
-            # that got no answer at all has usually landed (asked at once, below); else it may still be
-            # running at Graph: for a few seconds the retry may find it but must not create it again.
-            unanswered = isinstance(exc, MailboxError) and exc.status is None
-            if unanswered and (found := _ask_after_no_answer(message, key, ledger=ledger, tracking=tracking,
-                                                             mailbox=mailbox, folder_name=folder_name,
-                                                             budget=budget)) is not None:
-                return found
-            _hand_back(message, key, ledger, settle_seconds=UNANSWERED_SETTLE_SECONDS if unanswered else 0)
-            raise
+        # the create (an uncertain earlier attempt adds its look-up below; the folder id is cached)
+        wait = budget.take(message.mailbox, 1) if budget is not None else 0.0
+        if wait > 0:
+            return Requeue(wait, "Graph paused the mailbox (a 429's Retry-After) or its request budget for this "
+                           "window is spent")
+        # one of this instance's DELIVERY_WORKERS Graph permits, then the claim: one insert of the ledger row as
+        # 'creating'. The claim is taken last, right before the create, so that no wait (for a slot, a permit, a
+        # storage outage) ever eats into its period: a claim that lapsed while its holder still waited to create
+        # would let a second worker create the copy too
+        with graph_permit():
+            claim = ledger.begin(message.mailbox, key, owner)
+            if claim.outcome == "delivered":
+                return _already_delivered(message, key, claim, tracking)
+            if claim.outcome == "busy":
+                return Requeue(max(claim.retry_after, 1.0), "another worker holds this copy")
+            if isinstance(prepared, MailboxPermanent):
+                return _refused(message, key, prepared, ledger=ledger, tracking=tracking)
+            try:
+                result = _create_claimed(message, claim, key, prepared, ledger=ledger, tracking=tracking,
+                                         mailbox=mailbox, folder_name=folder_name, budget=budget)
+                if not isinstance(result, CreatedCopy):
+                    return result
+                created = result
+            except Exception as exc:
+                # The attempt failed without an outcome (5xx, timeout, lost answer, storage hiccup): hand the
+                # claim back now so the queue's retry can take it in seconds; the claim period is only for a
+                # worker that died. The ledger keeps 'creating', so the retry asks Graph first. A request
+                # that got no answer at all has usually landed (asked at once, below); else it may still be
+                # running at Graph: for a few seconds the retry may find it but must not create it again.
+                unanswered = isinstance(exc, MailboxError) and exc.status is None
+                if unanswered and (found := _ask_after_no_answer(message, key, ledger=ledger, tracking=tracking,
+                                                                 mailbox=mailbox, folder_name=folder_name,
+                                                                 budget=budget)) is not None:
+                    return found
+                _hand_back(message, key, ledger, settle_seconds=UNANSWERED_SETTLE_SECONDS if unanswered else 0)
+                raise
 
     outcome = "partial" if (message.partial or created.notes) else "imported"
     ledger.mark_delivered(message.mailbox, key, message_id=created.message_id, outcome=outcome,

@@ -5,11 +5,6 @@ owns one event loop on a daemon thread; ``run(coro)`` submits a coroutine from a
 waits for it. The mailbox and the directory adapters of a process share one session (and so one
 connection pool, one address -> user id cache); it closes when the last of them closes.
 
-At most DELIVERY_WORKERS requests of the process are in flight at once (creates, look-ups, directory
-queries, uploads): that is what an operator sets. The limit is taken on the loop, around the request
-alone, so what a caller does before and after it (its ledger claim, parsing the record, building the
-request, marking the copy delivered) never holds one of the permits Graph's requests wait for.
-
 Retry policy (decided here, documented in the package docstring): the SDK's own RetryHandler stays
 in the pipeline (``GraphClientFactory.create_with_default_middleware``) with a small budget
 (``MAX_RETRIES`` retries, waits over ``MAX_RETRY_WAIT`` seconds are not slept but handed back to the
@@ -195,7 +190,6 @@ class GraphSession:
         self._refs = 0
         self._closed = False
         self.user_ids: dict[str, str] = {}  # lower-case address -> Entra object id
-        self._in_flight = asyncio.Semaphore(settings.delivery_workers)  # taken on the loop, around each request
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run_loop, name="graph-loop", daemon=True)
         self._thread.start()
@@ -228,15 +222,9 @@ class GraphSession:
 
     # ------------------------------------------------------------------ running coroutines
     def run(self, coro: Awaitable[T], *, what: str = "Graph request") -> T:
-        """Run ``coro`` on the loop as one of the (at most DELIVERY_WORKERS) requests in flight, and wait for it."""
         if self._closed:
             raise MailboxTransient(f"{what}: the Graph session is closed")
-
-        async def in_flight():
-            async with self._in_flight:
-                return await coro
-
-        future = asyncio.run_coroutine_threadsafe(in_flight(), self.loop)
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
         # every request is bounded by the httpx timeout; this guard only catches a wedged loop
         guard = self.timeout * (MAX_RETRIES + 2) + MAX_RETRY_WAIT * (MAX_RETRIES + 1) + 30
         try:
@@ -306,7 +294,7 @@ _SESSIONS_LOCK = threading.Lock()
 
 
 def _key(settings: Settings) -> tuple:
-    return (settings.graph_endpoint, settings.graph_client_id, settings.graph_timeout_seconds, settings.delivery_workers)
+    return (settings.graph_endpoint, settings.graph_client_id, settings.graph_timeout_seconds)
 
 
 def shared_session(settings: Settings) -> GraphSession:
