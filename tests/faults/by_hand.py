@@ -17,7 +17,7 @@ def queued_copies(app, *, visibility_timeout: int = 120, limit: int | None = Non
     """Pull and convert the world's day with every copy left on the deliveries queue, and take them off it."""
     app.deliver_at_convert = False  # every copy waits in the deliveries queue: the test delivers them by hand
     app.pull()
-    drain(app.queues, names.ITEMS_QUEUE, app.on_item, max_dequeue_count=5, retry_delay_seconds=0.2)
+    drain(app.queues, names.ITEMS_QUEUE, app.on_item, max_dequeue_count=app.max_dequeue_count, retry_delay_seconds=0.2)
     out: list[DeliveryMessage] = []
     while limit is None or len(out) < limit:
         want = 32 if limit is None else min(32, limit - len(out))
@@ -32,7 +32,7 @@ def deliver_by_hand(app, message: DeliveryMessage, *, wait_out: float = 0.0):
     """One attempt at ``message``, through the app's own adapters (``wait_out``: as the deliveries queue's handler)."""
     return deliver.deliver_copy(message, blobs=app.blobs, ledger=app.ledger, tracking=app.tracking,
                                 mailbox=app.mailbox, slots=app.slots, folder_name=app.settings.archive_folder_name,
-                                budget=app.budget, wait_out=wait_out)
+                                budget=app.budget, graph_permit=app.graph_in_flight.hold, wait_out=wait_out)
 
 
 def creates(requests) -> int:

@@ -22,12 +22,12 @@ def test_a_copy_whose_slots_are_all_held_elsewhere_is_handed_back_unclaimed_and_
         elsewhere = MailboxSlots(app.clients.blobs, app.slots.slots)  # another instance, on the same storage
         before = len(world.graph.requests)
         with ExitStack() as held:
+            held.callback(elsewhere.close)  # last: the other instance gives its leases back, whatever happened
             assert all(held.enter_context(elsewhere.hold(copy.mailbox)) for _ in range(app.slots.slots))
             busy = deliver_by_hand(app, copy)
-            assert isinstance(busy, deliver.Requeue), busy
+            assert isinstance(busy, deliver.Requeue) and busy.after_seconds == deliver.SLOT_BUSY_DELAY, busy
             assert world.graph.requests[before:] == []  # not a request to Graph without a slot
             assert app.ledger.get(copy.mailbox, item_key(copy.item_id)) is None  # not claimed while it waited
-        elsewhere.close()  # the other instance gives its leases back
 
         retried = deliver_by_hand(app, copy)
         assert isinstance(retried, deliver.Delivered) and retried.outcome == "imported", retried
