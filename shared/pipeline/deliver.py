@@ -72,9 +72,17 @@ def deliver_copy(
     convert does not (0): the item's other copies, and the items behind it, would wait with it."""
     key = item_key(message.item_id)
     owner = owner or uuid.uuid4().hex
+    # the record read and its create request built once, before any slot is taken: a slot (one of the mailbox's 4
+    # places at Graph) is then held for little more than the Graph requests, and a wait below reads nothing again
+    try:
+        eml = base64.b64decode(message.eml_b64) if message.eml_b64 else blobs.get(names.MIME, message.mime_blob)
+        prepared: PreparedCopy | MailboxPermanent = mailbox.prepare_copy(ArchiveCopy(
+            mailbox=message.mailbox, archive_id=message.item_id, eml=eml, item_class=message.item_class))
+    except MailboxPermanent as exc:  # a record that cannot be read: refused once the claim shows it did not land
+        prepared = exc
     waited = 0.0
     while True:
-        result = _attempt(message, key, owner, blobs=blobs, ledger=ledger, tracking=tracking, mailbox=mailbox,
+        result = _attempt(message, key, owner, prepared, ledger=ledger, tracking=tracking, mailbox=mailbox,
                           slots=slots, folder_name=folder_name, budget=budget, graph_permit=graph_permit)
         if not isinstance(result, Requeue) or waited + result.after_seconds > wait_out:
             return result
@@ -82,18 +90,10 @@ def deliver_copy(
         waited += result.after_seconds
 
 
-def _attempt(message: DeliveryMessage, key: str, owner: str, *, blobs, ledger, tracking, mailbox: Mailbox, slots,
-             folder_name: str, budget, graph_permit: Callable[[], ContextManager]) -> Delivered | Requeue:
+def _attempt(message: DeliveryMessage, key: str, owner: str, prepared: PreparedCopy | MailboxPermanent, *, ledger,
+             tracking, mailbox: Mailbox, slots, folder_name: str, budget,
+             graph_permit: Callable[[], ContextManager]) -> Delivered | Requeue:
     created = None
-    # the record read and its create request built first, before the mailbox's slot is taken: a slot (one of the
-    # mailbox's 4 places at Graph) is then held for little more than the Graph requests (a record that cannot be
-    # read fails here)
-    try:
-        eml = base64.b64decode(message.eml_b64) if message.eml_b64 else blobs.get(names.MIME, message.mime_blob)
-        prepared = mailbox.prepare_copy(ArchiveCopy(mailbox=message.mailbox, archive_id=message.item_id, eml=eml,
-                                                    item_class=message.item_class))
-    except MailboxPermanent as exc:
-        prepared = exc  # refused below, once the claim shows the copy did not land already
     with slots.hold(message.mailbox) as held:
         if not held:
             return Requeue(SLOT_BUSY_DELAY, "all concurrency slots of the mailbox are busy")

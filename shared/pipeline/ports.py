@@ -80,10 +80,10 @@ class MailboxError(RuntimeError):
 class MailboxThrottled(MailboxError):
     """429/503 (or a throttled $batch part): come back after ``retry_after`` seconds."""
 
-    def __init__(self, message: str, retry_after: float, *, nothing_created: bool = False, **kw):
+    def __init__(self, message: str, retry_after: float, **kw):
         super().__init__(message, **kw)
         self.retry_after = retry_after
-        self.nothing_created = nothing_created  # the adapter knows the refused request was the copy's only write
+        self.nothing_created = False  # set by the adapter when the refused request was the copy's only write
 
     @property
     def paces_mailbox(self) -> bool:
@@ -114,7 +114,7 @@ class ArchiveCopy:
 @dataclass(frozen=True)
 class PreparedCopy:
     """A copy read and its create request built (Mailbox.prepare_copy): what create_copy sends. ``request`` is
-    the adapter's own; it is used once."""
+    the adapter's own; one delivery sends it again when it retries in place (a Retry-After waited out)."""
 
     copy: ArchiveCopy
     request: object

@@ -265,6 +265,8 @@ class GraphMailbox:
         info, inline, uploads, notes = create.info, create.inline, create.uploads, list(create.notes)
         # the URL the request builder would expand, built directly (it is expanded twice per request otherwise)
         info.url = f"{self.session.v1}/users/{quote(user_id, safe='')}/mailFolders/{quote(folder_id, safe='')}/messages"
+        if info.headers.contains("Authorization"):  # sent before (a retry in place): the token is asked for again
+            info.headers.remove("Authorization")
         try:
             created_id = self._send_for_id(info, "creating the copy")
         except MailboxThrottled as exc:
