@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta, timezone
 from devtools.azurite import Azurite
 from devtools.feed_server import FeedServer
 from devtools.graph_server import GraphServer
-from devtools.remote_servers import open_graph
+from devtools.remote_servers import RemoteFeed, RemoteGraph, Servers, open_graph
 from devtools.sample_day import SampleDay, generate_day
 from shared import names
 from shared.bootstrap import Archiver
@@ -26,8 +26,8 @@ FEED_TOKEN = "local-dev-token"  # the local feed server's token; not a secret
 @dataclass
 class LocalWorld:
     day: SampleDay
-    feed: FeedServer
-    graph: GraphServer
+    feed: FeedServer | RemoteFeed  # the server itself, or its proxy when it runs in a process of its own
+    graph: GraphServer | RemoteGraph
     storage_connection: str
     azurite: Azurite | None = None
     overrides: dict = field(default_factory=dict)
@@ -88,8 +88,6 @@ def start_world(*, storage_connection: str | None = None, day: date | None = Non
     # yesterday by default: the whole day is in the past, so the first pull's window covers all of it
     sample = generate_day(day or (datetime.now(timezone.utc).date() - timedelta(days=1)), seed=seed, scale=scale)
     if servers_apart:
-        from devtools.remote_servers import RemoteFeed, Servers
-
         servers = stack.enter_context(Servers())
         feed = RemoteFeed(servers.Feed(sample.items, sample.attachments, FEED_TOKEN, feed_port))
     else:
