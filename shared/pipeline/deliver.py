@@ -1,17 +1,20 @@
 """deliver_item: create one mailbox copy of a record through Graph, exactly once.
 
-Order of questions: first the record is read and its create request built (outside the slot below, so
-that a slot is held for little more than Graph's requests). Is a mailbox slot free (Exchange allows 4
-concurrent requests per mailbox)? Is there request budget left in this window (Exchange: 10,000 per 10
-minutes)? (else come back later; a 429's Retry-After pauses the mailbox and says when)
-Then the claim, one insert of the ledger row as 'creating', taken last so that no wait eats into it:
-has the ledger seen this copy land? (skip) Is another worker on it right now? (come back later) Did an
-earlier attempt possibly create it? (ask Graph by the archive id; an attempt that got no answer asks
-at once, and nobody creates again until it has settled) Only then create, and mark the ledger delivered.
+Order of questions: first the record is read and its create request built (once per delivery). Then the
+claim, one insert of the ledger row as 'creating': has the ledger seen this copy land? (skip) Is another
+worker on it right now? (come back later) Only a claimed copy waits for what Graph's limits ask: is a
+mailbox slot free (Exchange allows 4 concurrent requests per mailbox)? Is there request budget left in this
+window (Exchange: 10,000 per 10 minutes)? (else come back later; a 429's Retry-After pauses the mailbox and
+says when) Then one of this instance's Graph permits, and right before the create the claim is confirmed:
+taken again, conditionally, if those waits ran its period down, so that no wait ever eats into the time it
+guards (a claim that lapsed while its holder still waited would let a second worker create the copy too;
+one that another worker took over meanwhile is theirs, and this attempt stops). Did an earlier attempt
+possibly create the copy? (ask Graph by the archive id; an attempt that got no answer asks at once, and
+nobody creates again until it has settled) Only then create, and mark the ledger delivered.
 Throttling hands the message back to the queue with a delay; only from the deliveries queue are
-waits of a few seconds (a Retry-After, a settling create) waited out in place. A failed attempt
-hands its claim back at once (see ``_attempt``).
-"""
+waits of a few seconds (a Retry-After, a settling create) waited out in place. An attempt that ends
+without an outcome hands its claim back at once, conditional on the claim still being its own (see
+``_attempt``)."""
 
 from __future__ import annotations
 
@@ -34,6 +37,7 @@ log = logging.getLogger(__name__)
 MAX_REQUEUES = 200  # throttled hand-backs before a copy counts as failed (days of back-off at worst)
 SLOT_BUSY_DELAY = 3.0
 UNANSWERED_SETTLE_SECONDS = 5.0  # a create that got no answer (timeout, drop) may still land at Graph meanwhile
+_BUDGET_WAIT = "Graph paused the mailbox (a 429's Retry-After) or its request budget for this window is spent"
 WAITED_OUT_FROM_THE_QUEUE = 6.0  # seconds of Retry-After or settling the deliveries handler waits out in place
 
 
@@ -93,46 +97,65 @@ def deliver_copy(
 def _attempt(message: DeliveryMessage, key: str, owner: str, prepared: PreparedCopy | MailboxPermanent, *, ledger,
              tracking, mailbox: Mailbox, slots, folder_name: str, budget,
              graph_permit: Callable[[], ContextManager]) -> Delivered | Requeue:
+    # the claim first: one insert of the ledger row as 'creating'. A copy already landed, or held by another worker,
+    # then takes no slot at all, and the slot is held only for the Graph requests. Whatever is waited for after the
+    # claim (a slot, the budget, a permit, a storage outage) does not eat into it: ``confirm`` takes it again right
+    # before the create when its period has run down, and finds out when it lapsed and another worker took it over
+    if budget is not None and (known_wait := budget.waiting(message.mailbox)) > 0:
+        return Requeue(known_wait, _BUDGET_WAIT)  # known here already: no claim taken and handed back for it
+    claim = ledger.begin(message.mailbox, key, owner)
+    if claim.outcome == "delivered":
+        return _already_delivered(message, key, claim, tracking)
+    if claim.outcome == "busy":
+        return Requeue(max(claim.retry_after, 1.0), "another worker holds this copy")
+    if isinstance(prepared, MailboxPermanent):
+        return _refused(message, key, prepared, ledger=ledger, tracking=tracking)
     created = None
-    with slots.hold(message.mailbox) as held:
-        if not held:
-            return Requeue(SLOT_BUSY_DELAY, "all concurrency slots of the mailbox are busy")
-        # the create (an uncertain earlier attempt adds its look-up below; the folder id is cached)
-        wait = budget.take(message.mailbox, 1) if budget is not None else 0.0
-        if wait > 0:
-            return Requeue(wait, "Graph paused the mailbox (a 429's Retry-After) or its request budget for this "
-                           "window is spent")
-        # one of this instance's DELIVERY_WORKERS Graph permits, then the claim: one insert of the ledger row as
-        # 'creating'. The claim is taken last, right before the create, so that no wait (for a slot, a permit, a
-        # storage outage) ever eats into its period: a claim that lapsed while its holder still waited to create
-        # would let a second worker create the copy too
-        with graph_permit():
-            claim = ledger.begin(message.mailbox, key, owner)
-            if claim.outcome == "delivered":
-                return _already_delivered(message, key, claim, tracking)
-            if claim.outcome == "busy":
-                return Requeue(max(claim.retry_after, 1.0), "another worker holds this copy")
-            if isinstance(prepared, MailboxPermanent):
-                return _refused(message, key, prepared, ledger=ledger, tracking=tracking)
-            try:
-                result = _create_claimed(message, claim, key, prepared, ledger=ledger, tracking=tracking,
-                                         mailbox=mailbox, folder_name=folder_name, budget=budget)
-                if not isinstance(result, CreatedCopy):
-                    return result
-                created = result
-            except Exception as exc:
-                # The attempt failed without an outcome (5xx, timeout, lost answer, storage hiccup): hand the
-                # claim back now so the queue's retry can take it in seconds; the claim period is only for a
-                # worker that died. The ledger keeps 'creating', so the retry asks Graph first. A request
-                # that got no answer at all has usually landed (asked at once, below); else it may still be
-                # running at Graph: for a few seconds the retry may find it but must not create it again.
-                unanswered = isinstance(exc, MailboxError) and exc.status is None
-                if unanswered and (found := _ask_after_no_answer(message, key, ledger=ledger, tracking=tracking,
-                                                                 mailbox=mailbox, folder_name=folder_name,
-                                                                 budget=budget)) is not None:
-                    return found
-                _hand_back(message, key, ledger, settle_seconds=UNANSWERED_SETTLE_SECONDS if unanswered else 0)
-                raise
+    graph_asked = handed_back = False
+    try:
+        with slots.hold(message.mailbox) as held:
+            if not held:
+                handed_back = _hand_back(message, key, ledger, claim, nothing_created=not claim.uncertain)
+                return Requeue(SLOT_BUSY_DELAY, "all concurrency slots of the mailbox are busy")
+            # the create (an uncertain earlier attempt adds its look-up below; the folder id is cached)
+            wait = budget.take(message.mailbox, 1) if budget is not None else 0.0
+            if wait > 0:
+                handed_back = _hand_back(message, key, ledger, claim, nothing_created=not claim.uncertain)
+                return Requeue(wait, _BUDGET_WAIT)
+            with graph_permit():  # one of this instance's DELIVERY_WORKERS Graph permits
+                confirmed = ledger.confirm(message.mailbox, key, owner, claim)
+                if confirmed is None:
+                    handed_back = True  # nothing to hand back: the copy is another worker's now
+                    return Requeue(1.0, "the claim lapsed while this attempt waited and another worker holds the copy")
+                claim = confirmed
+                graph_asked = True
+                try:
+                    result = _create_claimed(message, claim, key, prepared, ledger=ledger, tracking=tracking,
+                                             mailbox=mailbox, folder_name=folder_name, budget=budget)
+                    if not isinstance(result, CreatedCopy):
+                        handed_back = True  # or settled: a Requeue from there handed the claim back itself
+                        return result
+                    created = result
+                except Exception as exc:
+                    # The attempt failed without an outcome (5xx, timeout, lost answer, storage hiccup): hand the
+                    # claim back now so the queue's retry can take it in seconds; the claim period is only for a
+                    # worker that died. The ledger keeps 'creating', so the retry asks Graph first. A request
+                    # that got no answer at all has usually landed (asked at once, below); else it may still be
+                    # running at Graph: for a few seconds the retry may find it but must not create it again.
+                    unanswered = isinstance(exc, MailboxError) and exc.status is None
+                    if unanswered and (found := _ask_after_no_answer(message, key, ledger=ledger, tracking=tracking,
+                                                                     mailbox=mailbox, folder_name=folder_name,
+                                                                     budget=budget)) is not None:
+                        handed_back = True
+                        return found
+                    handed_back = _hand_back(message, key, ledger, claim,
+                                             settle_seconds=UNANSWERED_SETTLE_SECONDS if unanswered else 0)
+                    raise
+    except Exception:
+        # failed before Graph was asked anything (a slot's or the budget's storage, the re-take): nothing created
+        if not handed_back:
+            _hand_back(message, key, ledger, claim, nothing_created=not (claim.uncertain or graph_asked))
+        raise
 
     outcome = "partial" if (message.partial or created.notes) else "imported"
     ledger.mark_delivered(message.mailbox, key, message_id=created.message_id, outcome=outcome,
@@ -141,13 +164,15 @@ def _attempt(message: DeliveryMessage, key: str, owner: str, prepared: PreparedC
     return Delivered(outcome)
 
 
-def _hand_back(message: DeliveryMessage, key: str, ledger, **release) -> None:
-    """Give the claim back after an attempt that failed; should that write fail too, the claim lapses on its own
-    after DELIVERY_CLAIM_SECONDS, and the error that matters is the attempt's."""
+def _hand_back(message: DeliveryMessage, key: str, ledger, claim, **release) -> bool:
+    """Give the claim back after an attempt that ended without an outcome; should that write fail too, the claim
+    lapses on its own after DELIVERY_CLAIM_SECONDS, and the error that matters is the attempt's. True: handed back
+    (or left to lapse)."""
     try:
-        ledger.release(message.mailbox, key, **release)
+        ledger.release(message.mailbox, key, etag=claim.etag, **release)
     except Exception:  # noqa: BLE001
         log.warning("could not hand back the claim on a copy of %s; it lapses on its own", for_log(message.item_id))
+    return True
 
 
 def _already_delivered(message: DeliveryMessage, key: str, claim, tracking) -> Delivered:
@@ -168,7 +193,7 @@ def _create_claimed(message: DeliveryMessage, claim, key: str, prepared: Prepare
     if claim.uncertain and budget is not None:
         wait = budget.take(message.mailbox, 1)  # the look-up by archive id
         if wait > 0:
-            ledger.release(message.mailbox, key)
+            ledger.release(message.mailbox, key, etag=claim.etag)
             return Requeue(wait, "the mailbox's Graph request budget for this window is spent")
     try:
         folder_id = mailbox.ensure_folder(message.mailbox, folder_name)
@@ -176,7 +201,7 @@ def _create_claimed(message: DeliveryMessage, claim, key: str, prepared: Prepare
         if existing:
             return _found_existing(message, key, existing, ledger=ledger, tracking=tracking)
         if claim.uncertain and (settling := claim.settling_for()) > 0:  # not found, but it may still land
-            ledger.release(message.mailbox, key)
+            ledger.release(message.mailbox, key, etag=claim.etag)
             return Requeue(settling, "a create that got no answer may still land at Graph: asked again before "
                            "creating once it has settled")
         return mailbox.create_copy(message.mailbox, folder_id, prepared)
@@ -187,7 +212,7 @@ def _create_claimed(message: DeliveryMessage, claim, key: str, prepared: Prepare
             budget.pause(message.mailbox, exc.retry_after)
         # a 429 on the only create ever sent for this copy (no earlier attempt left it uncertain) created nothing:
         # the retry creates straight away instead of asking Graph first
-        ledger.release(message.mailbox, key, nothing_created=exc.nothing_created and not claim.uncertain)
+        ledger.release(message.mailbox, key, etag=claim.etag, nothing_created=exc.nothing_created and not claim.uncertain)
         if message.requeues >= MAX_REQUEUES:
             reason = f"throttled by Graph {message.requeues} times; redrive later ({exc})"
             ledger.mark_failed(message.mailbox, key, reason)

@@ -2,13 +2,13 @@
 
 DELIVERY_WORKERS is that N. The copies' first attempts at convert run on more threads than this
 (twice as many), because a delivery spends part of its time on other things than Graph: waiting
-for one of its mailbox's 4 slots, the ledger claim before the create and the mark after it.
+for its ledger claim, then one of its mailbox's 4 slots, and for the mark after the create.
 Bounding the Graph requests rather than the threads keeps Graph as busy as the bound allows while
 those happen, and keeps the bound what an operator sets: Graph requests in flight per instance,
 directory look-ups included (the per-mailbox slots still hold each mailbox to Exchange's 4, across
-instances). A delivery takes its permit after its mailbox's slot and before its ledger claim, so
-the claim covers only the Graph requests themselves, as before. No holder of a permit asks for
-another.
+instances). A delivery takes its permit after its claim and its mailbox's slot, and confirms the
+claim (taking it again if the waits ran it down) under the permit, right before the create. No holder
+of a permit asks for another.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ class GraphInFlight:
     @contextmanager
     def hold(self) -> Iterator[None]:
         """One of the permits, for a delivery's Graph requests (look-up and create, one after the other). Taken
-        after the mailbox's slot and before the ledger claim, so that waiting for it never eats into a claim."""
+        after the mailbox's slot; the delivery confirms its claim under it, right before the create."""
         with self._permits:
             yield
 

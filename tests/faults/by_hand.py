@@ -28,10 +28,12 @@ def queued_copies(app, *, visibility_timeout: int = 120, limit: int | None = Non
     return out
 
 
-def deliver_by_hand(app, message: DeliveryMessage, *, wait_out: float = 0.0):
-    """One attempt at ``message``, through the app's own adapters (``wait_out``: as the deliveries queue's handler)."""
+def deliver_by_hand(app, message: DeliveryMessage, *, wait_out: float = 0.0, slots=None):
+    """One attempt at ``message``, through the app's own adapters (``wait_out``: as the deliveries queue's handler;
+    ``slots``: in place of the app's mailbox slots)."""
     return deliver.deliver_copy(message, blobs=app.blobs, ledger=app.ledger, tracking=app.tracking,
-                                mailbox=app.mailbox, slots=app.slots, folder_name=app.settings.archive_folder_name,
+                                mailbox=app.mailbox, slots=slots or app.slots,
+                                folder_name=app.settings.archive_folder_name,
                                 budget=app.budget, graph_permit=app.graph_in_flight.hold, wait_out=wait_out)
 
 

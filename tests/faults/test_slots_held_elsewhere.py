@@ -1,6 +1,6 @@
-"""A copy whose mailbox has all its slots held by another instance is handed back before anything is claimed or
-sent (the claim is taken last, right before the create, so that no wait eats into its period). Nothing was sent,
-so nothing is uncertain: the retry creates without asking Graph first, and the copy lands once."""
+"""A copy whose mailbox has all its slots held by another instance is handed back with nothing sent to Graph,
+and its claim handed back as 'claimed', the state that proves no create: the retry creates without asking Graph
+first, and the copy lands once."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from tests.e2e.oracle import landed
 from tests.faults.by_hand import PRODUCTION_CLAIM, creates, deliver_by_hand, lookups, queued_copies
 
 
-def test_a_copy_whose_slots_are_all_held_elsewhere_is_handed_back_unclaimed_and_later_created_without_a_look_up(
+def test_a_copy_whose_slots_are_all_held_elsewhere_is_handed_back_as_not_created_and_later_created_without_a_look_up(
         storage_connection):
     with start_world(storage_connection=storage_connection, overrides=PRODUCTION_CLAIM) as world:
         app = world.archiver()
@@ -27,7 +27,8 @@ def test_a_copy_whose_slots_are_all_held_elsewhere_is_handed_back_unclaimed_and_
             busy = deliver_by_hand(app, copy)
             assert isinstance(busy, deliver.Requeue) and busy.after_seconds == deliver.SLOT_BUSY_DELAY, busy
             assert world.graph.requests[before:] == []  # not a request to Graph without a slot
-            assert app.ledger.get(copy.mailbox, item_key(copy.item_id)) is None  # not claimed while it waited
+            row = app.ledger.get(copy.mailbox, item_key(copy.item_id))
+            assert row["status"] == "claimed" and row["claim_until"] == ""  # handed back, proving no create
 
         retried = deliver_by_hand(app, copy)
         assert isinstance(retried, deliver.Delivered) and retried.outcome == "imported", retried

@@ -10,6 +10,7 @@ import pytest
 from devtools.graph_server import Fault
 from devtools.local_world import start_world
 from shared.pipeline import deliver
+from shared.pipeline.messages import item_key
 from tests.e2e.oracle import landed
 from tests.faults.by_hand import PRODUCTION_CLAIM, creates, deliver_by_hand, lookups, queued_copies
 
@@ -37,6 +38,7 @@ def test_a_throttled_create_waits_its_retry_after_and_lands_once(storage_connect
         if paces_mailbox:
             assert isinstance(sibling, deliver.Requeue) and 2 <= sibling.after_seconds <= 3, sibling
             assert len(world.graph.requests) == sent  # paused: nothing sent into the 429
+            assert app.ledger.get(second.mailbox, item_key(second.item_id)) is None  # nor a claim taken for it
         else:
             assert isinstance(sibling, deliver.Delivered) and sibling.outcome == "imported", sibling
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from devtools.storage_counter import StorageCounter
 from shared.adapters.storage.budget import MailboxRequestBudget
 from shared.adapters.storage.clients import build_storage_clients
 from shared.adapters.storage.tables import Tables
@@ -74,3 +75,19 @@ def test_exchanges_ten_minute_window_is_shared_out_whole_and_a_retry_after_paces
     assert 6.0 <= budgets[0].take("carol@contoso.com", 40) <= 7.0  # another instance sees the pause at its next reservation
     clock.at = datetime(2026, 11, 25, 10, 10, 7, tzinfo=timezone.utc)
     assert budgets[2].take("carol@contoso.com") == 0.0 and budgets[0].take("carol@contoso.com") == 0.0
+
+
+def test_a_mailbox_known_paused_or_spent_says_how_long_to_wait_without_asking_storage(tables, storage_connection):
+    clock = Clock(datetime(2026, 11, 25, 10, 0, 15, tzinfo=timezone.utc))
+    budget = MailboxRequestBudget(tables, 3, clock=clock)
+    assert budget.waiting("ida@contoso.com") == 0.0  # nothing known: try
+    assert [budget.take("ida@contoso.com") for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert budget.waiting("ida@contoso.com") == 0.0  # spent, but not known to be until a take finds it
+    assert budget.take("ida@contoso.com") == 45.0  # the rest of this minute's window
+    with StorageCounter(storage_connection) as counter:
+        assert budget.waiting("IDA@contoso.com") == 45.0
+        clock.at += timedelta(seconds=50)
+        assert budget.waiting("ida@contoso.com") == 0.0  # the next window: try again
+    assert counter.total == 0
+    budget.pause("jon@contoso.com", 12)
+    assert budget.waiting("jon@contoso.com") == 12.0

@@ -46,9 +46,10 @@ def test_begin_claims_with_one_insert_and_only_one_of_many_concurrent_claims_win
 def test_a_handed_back_or_lapsed_claim_is_taken_over_as_uncertain_and_a_delivered_one_is_skipped(clients):
     ledger = Ledger(Tables(clients.tables), claim_seconds=60)
     start = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
-    assert ledger.begin("ben@contoso.com", "item-2", owner="a", now=start).outcome == "claimed"
+    first = ledger.begin("ben@contoso.com", "item-2", owner="a", now=start)
+    assert first.outcome == "claimed"
     assert ledger.begin("ben@contoso.com", "item-2", owner="b", now=start + timedelta(seconds=5)).outcome == "busy"
-    ledger.release("ben@contoso.com", "item-2")  # a failed attempt hands it back: the create may have happened
+    ledger.release("ben@contoso.com", "item-2", etag=first.etag)  # a failed attempt hands it back: the create may have happened
     taken = ledger.begin("ben@contoso.com", "item-2", owner="b")
     assert taken.outcome == "claimed" and taken.uncertain  # so Graph is asked first
     assert ledger.get("ben@contoso.com", "item-2")["status"] == "creating"
@@ -136,3 +137,26 @@ def test_a_429s_retry_after_pauses_the_mailbox_for_every_instance(clients):
     assert a.take("jon@contoso.com") == 0.0  # other mailboxes go on
     clock["at"] += timedelta(seconds=21)
     assert a.take("ivy@contoso.com") == 0.0 and b.take("ivy@contoso.com") == 0.0
+
+
+def test_a_claim_run_down_by_waiting_is_taken_again_and_one_taken_over_meanwhile_is_left_to_its_new_holder(
+        clients, storage_connection):
+    ledger = Ledger(Tables(clients.tables), claim_seconds=60)
+    start = datetime.now(timezone.utc)
+    mine = ledger.begin("cal@contoso.com", "item-5", owner="a", now=start)
+    with StorageCounter(storage_connection) as counter:
+        assert ledger.confirm("cal@contoso.com", "item-5", "a", mine, now=start + timedelta(seconds=2)) == mine
+    assert counter.total == 0  # a claim with nearly its whole period ahead costs nothing more
+    retaken = ledger.confirm("cal@contoso.com", "item-5", "a", mine, now=start + timedelta(seconds=20))
+    assert retaken is not None and retaken.etag != mine.etag
+    assert ledger.get("cal@contoso.com", "item-5")["claim_until"] == retaken.until
+    assert datetime.fromisoformat(retaken.until) == start + timedelta(seconds=80)  # a whole period from the re-take
+    # it lapses while its holder waits on; another worker takes the copy over
+    theirs = ledger.begin("cal@contoso.com", "item-5", owner="b", now=start + timedelta(seconds=81))
+    assert theirs.outcome == "claimed" and theirs.uncertain
+    assert ledger.confirm("cal@contoso.com", "item-5", "a", retaken, now=start + timedelta(seconds=90)) is None
+    ledger.release("cal@contoso.com", "item-5", etag=retaken.etag, nothing_created=True)  # a late hand-back: ignored
+    row = ledger.get("cal@contoso.com", "item-5")
+    assert (row["owner"], row["status"], row["claim_until"]) == ("b", "creating", theirs.until)
+    ledger.release("cal@contoso.com", "item-5", etag=theirs.etag)  # the holder's own hand-back is written
+    assert ledger.get("cal@contoso.com", "item-5")["claim_until"] == ""

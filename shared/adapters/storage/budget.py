@@ -50,6 +50,7 @@ class MailboxRequestBudget:
         self._reserving: dict[str, threading.Lock] = {}
         self._paused: dict[str, float] = {}  # mailbox key -> epoch seconds until which Graph asked us to wait
         self._rows: dict[str, tuple[str, int, str]] = {}  # mailbox key -> (window, used, etag) as last written here
+        self._spent: dict[str, str] = {}  # mailbox key -> the window this instance found with no request left
 
     def take(self, mailbox: str, requests: int = 1) -> float:
         """Take ``requests`` from this window's budget: 0.0 when granted, else seconds until the next window."""
@@ -77,12 +78,29 @@ class MailboxRequestBudget:
             if granted < requests:
                 with self._lock:
                     paused = self._paused.get(key, 0.0) - now.timestamp()
+                    if requests == 1 and paused <= 0:
+                        self._spent[key] = window  # a window's count only grows: spent until it ends
                 return paused if paused > 0 else max(window_start + self.window - now.timestamp(), 0.5)
             with self._lock:
                 held_window, left = self._local.get(key, ("", 0))
                 left = left if held_window == window else 0
                 self._local[key] = (window, left + granted - requests)
             return 0.0
+
+    def waiting(self, mailbox: str) -> float:
+        """Seconds this instance already knows the mailbox must wait before its next request (Graph paused it, or
+        this window's budget was found spent), 0.0 when it may try; asks storage nothing. A delivery asks before
+        it claims its copy, so that the copies of a paused mailbox go back to the queue without a claim each."""
+        now = self.clock()
+        window_start = int(now.timestamp()) // self.window * self.window
+        key = table_key(mailbox.lower())
+        with self._lock:
+            paused = self._paused.get(key, 0.0) - now.timestamp()
+            if paused > 0:
+                return paused
+            if self._spent.get(key) == str(window_start):
+                return max(window_start + self.window - now.timestamp(), 0.5)
+        return 0.0
 
     def pause(self, mailbox: str, seconds: float) -> None:
         """Graph throttled this mailbox (429/503 with Retry-After): no instance takes from its budget for

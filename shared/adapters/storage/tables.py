@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Iterator, Literal
 from urllib.parse import quote
@@ -14,6 +15,8 @@ from azure.data.tables import TableServiceClient, TableTransactionError, UpdateM
 from shared import names
 from shared.domain.bounded import bounded
 from shared.pipeline.ports import UserStatus
+
+log = logging.getLogger(__name__)
 
 
 def utcnow() -> datetime:
@@ -109,6 +112,8 @@ class Claim:
     uncertain: bool = False  # an earlier attempt may have created the copy: ask Graph first
     retry_after: float = 0.0
     row: dict | None = None
+    etag: str | None = None  # the row as this claim last wrote it: handing it back or taking it again is conditional
+    until: str = ""  # when the claim lapses (ISO 8601, UTC), as written on the row
 
     def settling_for(self, now: datetime | None = None) -> float:
         """Seconds until an earlier, unanswered create has surely settled at Graph (0.0: it has, or there was none):
@@ -119,14 +124,20 @@ class Claim:
         return max((datetime.fromisoformat(until) - (now or utcnow())).total_seconds(), 0.0)
 
 
+# a claim with less than this share of its period left is taken again right before the create (``Ledger.confirm``)
+FRESH_SHARE = 0.9
+
+
 class Ledger:
     """One row per (mailbox, item): who is delivering it, and whether it is delivered.
 
     A claim with an expiry serialises concurrent deliveries of the same copy; the 'creating'
     state marks that a Graph create may have happened, so the next attempt asks Graph first.
-    The delivery path claims with ``begin`` (the row is inserted as 'creating' right before the
-    create: one request) and ends with ``mark_delivered``; a failed attempt hands the claim back
-    with ``release``. Rows an earlier version wrote as 'claimed' (before any create) are still read.
+    The delivery path claims with ``begin`` (the row is inserted as 'creating': one request), makes sure
+    with ``confirm`` right before the create that the claim still has nearly its whole period ahead, and
+    ends with ``mark_delivered``; an attempt that ends without an outcome hands the claim back with
+    ``release``. Both ``confirm`` and ``release`` are conditional on the ETag the claim wrote: a claim that
+    lapsed and was taken over by another worker is theirs, and is neither taken back nor overwritten. Rows an earlier version wrote as 'claimed' (before any create) are still read.
     Row fields: status (claimed | creating | delivered | failed), owner, claim_until, attempts,
     and once delivered message_id, outcome, report_date, found_existing, delivered_at.
     """
@@ -153,9 +164,9 @@ class Ledger:
         pk = table_key(mailbox)
         for _ in range(3):
             try:
-                self.table.create_entity({"PartitionKey": pk, "RowKey": item_key, "status": "creating", "owner": owner,
-                                          "claim_until": until, "attempts": 1})
-                return Claim("claimed")
+                written = self.table.create_entity({"PartitionKey": pk, "RowKey": item_key, "status": "creating",
+                                                    "owner": owner, "claim_until": until, "attempts": 1})
+                return Claim("claimed", etag=written["etag"], until=until)
             except ResourceExistsError:
                 pass
             try:
@@ -171,12 +182,12 @@ class Ledger:
             updated = dict(row)
             updated.update(status="creating", owner=owner, claim_until=until, attempts=int(row.get("attempts", 0)) + 1)
             try:
-                self.table.update_entity(updated, mode=UpdateMode.REPLACE, etag=row.metadata["etag"],
-                                         match_condition=MatchConditions.IfNotModified)
+                written = self.table.update_entity(updated, mode=UpdateMode.REPLACE, etag=row.metadata["etag"],
+                                                   match_condition=MatchConditions.IfNotModified)
             except (ResourceModifiedError, ResourceNotFoundError):
                 continue
-            # 'claimed' (written by an older version before any create) is the only state that proves no create
-            return Claim("claimed", uncertain=status != "claimed", row=updated)
+            # 'claimed' (written before any create: a hand-back that proved none) is the only state that proves no create
+            return Claim("claimed", uncertain=status != "claimed", row=updated, etag=written["etag"], until=until)
         return Claim("busy", retry_after=5.0)
 
     def _merge(self, mailbox: str, item_key: str, **fields) -> None:
@@ -191,19 +202,49 @@ class Ledger:
     def mark_failed(self, mailbox: str, item_key: str, reason: str) -> None:
         self._merge(mailbox, item_key, status="failed", reason=reason[:1000], claim_until="")
 
-    def release(self, mailbox: str, item_key: str, *, settle_seconds: float = 0, nothing_created: bool = False) -> None:
-        """Give the claim up without an outcome (throttled, failed): keep 'creating' so the next attempt
-        checks Graph. ``settle_seconds``: a create got no answer and may still land at Graph meanwhile; until
-        then the next attempt may ask Graph (a copy found is delivered) but must not create again
-        (``settling_for``). ``nothing_created``: Graph refused the only create ever sent for this copy (a 429
-        on it), so the row goes back to 'claimed', the state that proves no create, and the next attempt
-        creates without asking."""
-        fields: dict = {"claim_until": ""}
+    def confirm(self, mailbox: str, item_key: str, owner: str, claim: Claim, *, now: datetime | None = None) -> Claim | None:
+        """Right before the create: the claim, taken again when less than ``FRESH_SHARE`` of its period is left.
+
+        A claim is taken before its delivery waits for a mailbox slot, the request budget and a Graph permit; a
+        long wait (a storage outage, a busy mailbox) must not eat into the period that keeps a second worker from
+        creating the same copy. So the create always starts with nearly the whole period ahead of it, as when the
+        claim was taken right before it. The usual case costs no request. The re-take is conditional on the ETag
+        this claim wrote: None when the claim lapsed meanwhile and another worker took the copy over (theirs now:
+        this attempt must not create it)."""
+        now = now or utcnow()
+        if claim.until and (datetime.fromisoformat(claim.until) - now).total_seconds() >= self.claim_seconds * FRESH_SHARE:
+            return claim
+        until = (now + timedelta(seconds=self.claim_seconds)).isoformat()
+        try:
+            written = self.table.update_entity({"PartitionKey": table_key(mailbox), "RowKey": item_key, "owner": owner,
+                                                "claim_until": until}, mode=UpdateMode.MERGE, etag=claim.etag,
+                                               match_condition=MatchConditions.IfNotModified)
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return None
+        return replace(claim, etag=written["etag"], until=until)
+
+    def release(self, mailbox: str, item_key: str, *, etag: str | None, settle_seconds: float = 0,
+                nothing_created: bool = False) -> None:
+        """Give the claim up without an outcome (throttled, failed, no slot): keep 'creating' so the next attempt
+        checks Graph. ``etag``: the claim's (``Claim.etag``); the row is written only if it is still as the
+        claim left it, so a claim that lapsed and was taken over by another worker is left to them (None: write
+        whatever the row holds, for a row no claim of this process wrote). ``settle_seconds``: a create got no
+        answer and may still land at Graph meanwhile; until then the next attempt may ask Graph (a copy found is
+        delivered) but must not create again (``settling_for``). ``nothing_created``: no create was ever sent
+        for this copy, or Graph refused the only one (a 429 on it), so the row goes back to 'claimed', the state
+        that proves no create, and the next attempt creates without asking."""
+        fields: dict = {"PartitionKey": table_key(mailbox), "RowKey": item_key, "claim_until": ""}
         if settle_seconds > 0:
             fields["settle_until"] = (utcnow() + timedelta(seconds=settle_seconds)).isoformat()
         if nothing_created:
             fields["status"] = "claimed"
-        self._merge(mailbox, item_key, **fields)
+        if etag is None:
+            self.table.upsert_entity(fields, mode=UpdateMode.MERGE)
+            return
+        try:
+            self.table.update_entity(fields, mode=UpdateMode.MERGE, etag=etag, match_condition=MatchConditions.IfNotModified)
+        except (ResourceModifiedError, ResourceNotFoundError):
+            log.info("a claim handed back had lapsed and another worker holds the copy now: left to that worker")
 
     def rows(self) -> Iterator[dict]:
         for row in self.table.list_entities():
