@@ -18,14 +18,9 @@ from kiota_abstractions.method import Method
 from kiota_abstractions.request_information import RequestInformation
 from msgraph.generated.models.attachment_item import AttachmentItem
 from msgraph.generated.models.attachment_type import AttachmentType
-from msgraph.generated.models.body_type import BodyType
-from msgraph.generated.models.email_address import EmailAddress
-from msgraph.generated.models.file_attachment import FileAttachment
-from msgraph.generated.models.item_body import ItemBody
 from msgraph.generated.models.mail_folder import MailFolder
 from msgraph.generated.models.message import Message
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
-from msgraph.generated.models.recipient import Recipient
 from msgraph.generated.models.single_value_legacy_extended_property import SingleValueLegacyExtendedProperty
 from msgraph.generated.users.item.mail_folders.item.messages.messages_request_builder import MessagesRequestBuilder
 from msgraph.generated.users.item.mail_folders.mail_folders_request_builder import MailFoldersRequestBuilder
@@ -35,6 +30,7 @@ from msgraph.generated.users.item.messages.item.attachments.create_upload_sessio
 from msgraph.generated.users.item.messages.item.message_item_request_builder import MessageItemRequestBuilder
 
 from shared.adapters.graph.directory import odata_quote, resolve_user_id
+from shared.adapters.graph.message_json import message_json
 from shared.adapters.graph.record import Part, Record, parse_record
 from shared.adapters.graph.session import GraphSession, map_exception, map_status, no_retry, request_config
 from shared.pipeline.ports import (
@@ -88,8 +84,20 @@ def _system_time(dt: datetime) -> str:
     return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _recipient(address) -> Recipient:
-    return Recipient(email_address=EmailAddress(name=address.name or address.address, address=address.address))
+def create_properties(copy: ArchiveCopy, record: Record, *, pending: bool) -> list[tuple[str, str]]:
+    """The extended properties a copy is created with: read and not a draft, its sent and received time, its
+    message class, its thread headers, and its dedupe key (``pending``: the pending key, while large attachments
+    still have to follow)."""
+    props = [(MESSAGE_FLAGS, "1")]
+    if record.date is not None:
+        props += [(DELIVERY_TIME, _system_time(record.date)), (SENT_TIME, _system_time(record.date))]
+    props.append((MESSAGE_CLASS, copy.item_class))
+    if record.in_reply_to:
+        props.append((IN_REPLY_TO, record.in_reply_to))
+    if record.references:
+        props.append((REFERENCES, record.references))
+    props.append((PENDING_ID_PROP if pending else ARCHIVE_ID_PROP, copy.archive_id))
+    return props
 
 
 def _ep_filter(prop_id: str, value: str) -> str:
@@ -213,14 +221,6 @@ class GraphMailbox:
             return self._create_by_import(user_id, folder_id, prepared.copy, prepared.request.record)
         return self._create_by_json(user_id, folder_id, prepared.copy, prepared.request)
 
-    def _common_props(self, copy: ArchiveCopy, record: Record) -> list[SingleValueLegacyExtendedProperty]:
-        props = [_prop(MESSAGE_CLASS, copy.item_class)]
-        if record.in_reply_to:
-            props.append(_prop(IN_REPLY_TO, record.in_reply_to))
-        if record.references:
-            props.append(_prop(REFERENCES, record.references))
-        return props
-
     def _json_create(self, copy: ArchiveCopy, record: Record) -> _Create:
         """The create request of a copy, its body serialised; its URL is set when the mailbox and folder are known."""
         notes: list[str] = []
@@ -236,29 +236,14 @@ class GraphMailbox:
             else:
                 notes.append(f"attachment {part.name!r} ({len(part.data)} bytes) exceeds Graph's 150 MB limit; "
                              "the original is kept in storage")
-        props = [_prop(MESSAGE_FLAGS, "1")]
-        if record.date is not None:
-            props += [_prop(DELIVERY_TIME, _system_time(record.date)), _prop(SENT_TIME, _system_time(record.date))]
-        else:
+        if record.date is None:
             notes.append("the record has no Date header; Graph dated the copy with the time of the import")
-        props += self._common_props(copy, record)
-        # the dedupe key goes on at create unless large attachments still have to follow
-        props.append(_prop(PENDING_ID_PROP if uploads else ARCHIVE_ID_PROP, copy.archive_id))
-        message = Message(
-            subject=record.subject,
-            body=ItemBody(content_type=BodyType.Html if record.body_is_html else BodyType.Text, content=record.body),
-            from_=_recipient(record.sender) if record.sender else None,
-            sender=_recipient(record.sender) if record.sender else None,
-            to_recipients=[_recipient(a) for a in record.to],
-            cc_recipients=[_recipient(a) for a in record.cc] or None,
-            internet_message_id=record.message_id,
-            single_value_extended_properties=props,
-            attachments=[FileAttachment(odata_type="#microsoft.graph.fileAttachment", name=p.name,
-                                        content_type=p.content_type, content_bytes=p.data, is_inline=p.inline,
-                                        content_id=p.content_id) for p in inline] or None,
-        )
-        info = MessagesRequestBuilder(self.session.adapter, {}).to_post_request_information(
-            message, request_configuration=request_config(retry=False))
+        info = RequestInformation(Method.POST)
+        info.configure(request_config(retry=False))
+        info.headers.try_add("Accept", "application/json")
+        info.headers.try_add("Content-Type", "application/json")
+        info.content = message_json(record, properties=create_properties(copy, record, pending=bool(uploads)),
+                                    attachments=inline)
         return _Create(record, info, inline, uploads, notes)
 
     def _create_by_json(self, user_id: str, folder_id: str, copy: ArchiveCopy, create: _Create) -> CreatedCopy:
