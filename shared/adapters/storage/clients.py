@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import BinaryBase64DecodePolicy, BinaryBase64EncodePolicy, QueueServiceClient
 
+from shared.adapters.storage.transport import storage_transport
 from shared.settings import Settings
 
 
@@ -28,19 +28,13 @@ class StorageClients:
 QUEUE_POLICIES = dict(message_encode_policy=BinaryBase64EncodePolicy(), message_decode_policy=BinaryBase64DecodePolicy())
 
 
-def _transport() -> RequestsTransport:
-    """requests without its per-request environment scans (proxy variables, ~/.netrc, the CA bundle path):
-    about a fifth of the client CPU of every storage request. Pass a proxy or a CA here if one is ever needed."""
-    return RequestsTransport(use_env_settings=False)
-
-
 def build_storage_clients(settings: Settings) -> StorageClients:
     if settings.storage_connection:
         conn = settings.storage_connection
         return StorageClients(
-            blobs=BlobServiceClient.from_connection_string(conn, transport=_transport()),
-            queues=QueueServiceClient.from_connection_string(conn, transport=_transport(), **QUEUE_POLICIES),
-            tables=TableServiceClient.from_connection_string(conn, transport=_transport()),
+            blobs=BlobServiceClient.from_connection_string(conn, transport=storage_transport()),
+            queues=QueueServiceClient.from_connection_string(conn, transport=storage_transport(), **QUEUE_POLICIES),
+            tables=TableServiceClient.from_connection_string(conn, transport=storage_transport()),
         )
     from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 
@@ -54,7 +48,7 @@ def build_storage_clients(settings: Settings) -> StorageClients:
     queue_uri = settings.storage_queue_uri or f"https://{account}.queue.core.windows.net"
     table_uri = settings.storage_table_uri or f"https://{account}.table.core.windows.net"
     return StorageClients(
-        blobs=BlobServiceClient(blob_uri, credential=credential, transport=_transport()),
-        queues=QueueServiceClient(queue_uri, credential=credential, transport=_transport(), **QUEUE_POLICIES),
-        tables=TableServiceClient(table_uri, credential=credential, transport=_transport()),
+        blobs=BlobServiceClient(blob_uri, credential=credential, transport=storage_transport()),
+        queues=QueueServiceClient(queue_uri, credential=credential, transport=storage_transport(), **QUEUE_POLICIES),
+        tables=TableServiceClient(table_uri, credential=credential, transport=storage_transport()),
     )
