@@ -22,7 +22,7 @@ import base64
 import logging
 import time
 import uuid
-from contextlib import nullcontext
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass
 from typing import Callable, ContextManager
 
@@ -110,52 +110,42 @@ def _attempt(message: DeliveryMessage, key: str, owner: str, prepared: PreparedC
         return Requeue(max(claim.retry_after, 1.0), "another worker holds this copy")
     if isinstance(prepared, MailboxPermanent):
         return _refused(message, key, prepared, ledger=ledger, tracking=tracking)
-    created = None
-    graph_asked = handed_back = False
-    try:
-        with slots.hold(message.mailbox) as held:
-            if not held:
-                handed_back = _hand_back(message, key, ledger, claim, nothing_created=not claim.uncertain)
+    with ExitStack() as held:
+        try:
+            if not held.enter_context(slots.hold(message.mailbox)):
+                _hand_back(message, key, ledger, claim, nothing_created=not claim.uncertain)
                 return Requeue(SLOT_BUSY_DELAY, "all concurrency slots of the mailbox are busy")
             # the create (an uncertain earlier attempt adds its look-up below; the folder id is cached)
             wait = budget.take(message.mailbox, 1) if budget is not None else 0.0
             if wait > 0:
-                handed_back = _hand_back(message, key, ledger, claim, nothing_created=not claim.uncertain)
+                _hand_back(message, key, ledger, claim, nothing_created=not claim.uncertain)
                 return Requeue(wait, _BUDGET_WAIT)
-            with graph_permit():  # one of this instance's DELIVERY_WORKERS Graph permits
-                confirmed = ledger.confirm(message.mailbox, key, owner, claim)
-                if confirmed is None:
-                    handed_back = True  # nothing to hand back: the copy is another worker's now
-                    return Requeue(1.0, "the claim lapsed while this attempt waited and another worker holds the copy")
-                claim = confirmed
-                graph_asked = True
-                try:
-                    result = _create_claimed(message, claim, key, prepared, ledger=ledger, tracking=tracking,
-                                             mailbox=mailbox, folder_name=folder_name, budget=budget)
-                    if not isinstance(result, CreatedCopy):
-                        handed_back = True  # or settled: a Requeue from there handed the claim back itself
-                        return result
-                    created = result
-                except Exception as exc:
-                    # The attempt failed without an outcome (5xx, timeout, lost answer, storage hiccup): hand the
-                    # claim back now so the queue's retry can take it in seconds; the claim period is only for a
-                    # worker that died. The ledger keeps 'creating', so the retry asks Graph first. A request
-                    # that got no answer at all has usually landed (asked at once, below); else it may still be
-                    # running at Graph: for a few seconds the retry may find it but must not create it again.
-                    unanswered = isinstance(exc, MailboxError) and exc.status is None
-                    if unanswered and (found := _ask_after_no_answer(message, key, ledger=ledger, tracking=tracking,
-                                                                     mailbox=mailbox, folder_name=folder_name,
-                                                                     budget=budget)) is not None:
-                        handed_back = True
-                        return found
-                    handed_back = _hand_back(message, key, ledger, claim,
-                                             settle_seconds=UNANSWERED_SETTLE_SECONDS if unanswered else 0)
-                    raise
-    except Exception:
-        # failed before Graph was asked anything (a slot's or the budget's storage, the re-take): nothing created
-        if not handed_back:
-            _hand_back(message, key, ledger, claim, nothing_created=not (claim.uncertain or graph_asked))
-        raise
+            held.enter_context(graph_permit())  # one of this instance's DELIVERY_WORKERS Graph permits
+            confirmed = ledger.confirm(message.mailbox, key, owner, claim)
+        except Exception:  # a slot's or the budget's storage, the re-take: nothing was sent to Graph yet
+            _hand_back(message, key, ledger, claim, nothing_created=not claim.uncertain)
+            raise
+        if confirmed is None:  # nothing to hand back: the copy is another worker's now
+            return Requeue(1.0, "the claim lapsed while this attempt waited and another worker holds the copy")
+        claim = confirmed
+        try:
+            created = _create_claimed(message, claim, key, prepared, ledger=ledger, tracking=tracking,
+                                      mailbox=mailbox, folder_name=folder_name, budget=budget)
+        except Exception as exc:
+            # The attempt failed without an outcome (5xx, timeout, lost answer, storage hiccup): hand the
+            # claim back now so the queue's retry can take it in seconds; the claim period is only for a
+            # worker that died. The ledger keeps 'creating', so the retry asks Graph first. A request
+            # that got no answer at all has usually landed (asked at once, below); else it may still be
+            # running at Graph: for a few seconds the retry may find it but must not create it again.
+            unanswered = isinstance(exc, MailboxError) and exc.status is None
+            if unanswered and (found := _ask_after_no_answer(message, key, ledger=ledger, tracking=tracking,
+                                                             mailbox=mailbox, folder_name=folder_name,
+                                                             budget=budget)) is not None:
+                return found
+            _hand_back(message, key, ledger, claim, settle_seconds=UNANSWERED_SETTLE_SECONDS if unanswered else 0)
+            raise
+    if not isinstance(created, CreatedCopy):  # found, refused or handed back (with its claim) by _create_claimed
+        return created
 
     outcome = "partial" if (message.partial or created.notes) else "imported"
     ledger.mark_delivered(message.mailbox, key, message_id=created.message_id, outcome=outcome,
@@ -164,15 +154,14 @@ def _attempt(message: DeliveryMessage, key: str, owner: str, prepared: PreparedC
     return Delivered(outcome)
 
 
-def _hand_back(message: DeliveryMessage, key: str, ledger, claim, **release) -> bool:
-    """Give the claim back after an attempt that ended without an outcome; should that write fail too, the claim
-    lapses on its own after DELIVERY_CLAIM_SECONDS, and the error that matters is the attempt's. True: handed back
-    (or left to lapse)."""
+def _hand_back(message: DeliveryMessage, key: str, ledger, claim, **release) -> None:
+    """Give the claim back after an attempt that ended without an outcome (only if the row is still as the claim
+    left it); should that write fail too, the claim lapses on its own after DELIVERY_CLAIM_SECONDS, and the
+    error that matters is the attempt's."""
     try:
         ledger.release(message.mailbox, key, etag=claim.etag, **release)
     except Exception:  # noqa: BLE001
         log.warning("could not hand back the claim on a copy of %s; it lapses on its own", for_log(message.item_id))
-    return True
 
 
 def _already_delivered(message: DeliveryMessage, key: str, claim, tracking) -> Delivered:
