@@ -1,7 +1,8 @@
 """deliver_item: create one mailbox copy of a record through Graph, exactly once.
 
-Order of questions: first the record is read and its create request built (once per delivery). Then the
-claim, one insert of the ledger row as 'creating': has the ledger seen this copy land? (skip) Is another
+Order of questions: first the record is read and its create request built (once per delivery). A wait
+this instance already knows of (Graph paused the mailbox, its window's budget is spent) hands the copy
+back at once. Then the claim, one insert of the ledger row as 'creating': has the ledger seen this copy land? (skip) Is another
 worker on it right now? (come back later) Only a claimed copy waits for what Graph's limits ask: is a
 mailbox slot free (Exchange allows 4 concurrent requests per mailbox)? Is there request budget left in this
 window (Exchange: 10,000 per 10 minutes)? (else come back later; a 429's Retry-After pauses the mailbox and

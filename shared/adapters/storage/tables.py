@@ -137,7 +137,8 @@ class Ledger:
     with ``confirm`` right before the create that the claim still has nearly its whole period ahead, and
     ends with ``mark_delivered``; an attempt that ends without an outcome hands the claim back with
     ``release``. Both ``confirm`` and ``release`` are conditional on the ETag the claim wrote: a claim that
-    lapsed and was taken over by another worker is theirs, and is neither taken back nor overwritten. Rows an earlier version wrote as 'claimed' (before any create) are still read.
+    lapsed and was taken over by another worker is theirs, and is neither taken back nor overwritten.
+    'claimed' is the state that proves no create (a hand-back before anything was sent, or after a 429).
     Row fields: status (claimed | creating | delivered | failed), owner, claim_until, attempts,
     and once delivered message_id, outcome, report_date, found_existing, delivered_at.
     """
