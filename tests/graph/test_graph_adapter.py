@@ -219,6 +219,18 @@ def test_idempotent_reads_are_retried_once_by_the_sdk(server, mailbox):
         mailbox.find_copy(ALICE, mailbox.ensure_folder(ALICE, FOLDER), "item-x")
 
 
+def test_the_graph_pipeline_keeps_a_bounded_retry_and_drops_the_middleware_that_does_nothing_here():
+    from shared.adapters.graph.session import MAX_RETRIES, UNUSED_MIDDLEWARE, _BoundedRetryHandler, graph_middleware
+
+    chain = graph_middleware()
+    retries = [m for m in chain if isinstance(m, _BoundedRetryHandler)]
+    assert len(retries) == 1 and retries[0].options.max_retry == MAX_RETRIES
+    assert not [m for m in chain if isinstance(m, UNUSED_MIDDLEWARE)]  # no hop, no OpenTelemetry span of theirs
+    assert [type(m).__name__ for m in chain] == ["RedirectHandler", "_BoundedRetryHandler",
+                                                 "ParametersNameDecodingHandler", "UserAgentHandler",
+                                                 "GraphTelemetryHandler"]
+
+
 def test_a_long_retry_after_is_not_slept_in_the_function(server, mailbox):
     server.inject(Fault(kind="429", method="GET", path_contains="/mailFolders", times=3, retry_after=60))
     started = time.monotonic()
