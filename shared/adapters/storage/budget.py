@@ -54,14 +54,11 @@ class MailboxRequestBudget:
 
     def take(self, mailbox: str, requests: int = 1) -> float:
         """Take ``requests`` from this window's budget: 0.0 when granted, else seconds until the next window."""
-        now = self.clock()
-        window_start = int(now.timestamp()) // self.window * self.window
+        key, now, window_start = self._now(mailbox)
         window = str(window_start)
-        key = table_key(mailbox.lower())
         with self._lock:
-            paused = self._paused.get(key, 0.0) - now.timestamp()
-            if paused > 0:
-                return paused
+            if (wait := self._known_wait(key, now, window_start)) > 0:
+                return wait
             held_window, left = self._local.get(key, ("", 0))
             if held_window == window and left >= requests:
                 self._local[key] = (window, left - requests)
@@ -74,13 +71,12 @@ class MailboxRequestBudget:
                 if held_window == window and left >= requests:
                     self._local[key] = (window, left - requests)
                     return 0.0
-            granted = self._reserve(key, window, requests, now.timestamp())
+            granted = self._reserve(key, window, requests, now)
             if granted < requests:
                 with self._lock:
-                    paused = self._paused.get(key, 0.0) - now.timestamp()
-                    if requests == 1 and paused <= 0:
+                    if requests == 1 and self._paused.get(key, 0.0) <= now:
                         self._spent[key] = window  # a window's count only grows: spent until it ends
-                return paused if paused > 0 else max(window_start + self.window - now.timestamp(), 0.5)
+                    return self._known_wait(key, now, window_start) or max(window_start + self.window - now, 0.5)
             with self._lock:
                 held_window, left = self._local.get(key, ("", 0))
                 left = left if held_window == window else 0
@@ -91,15 +87,22 @@ class MailboxRequestBudget:
         """Seconds this instance already knows the mailbox must wait before its next request (Graph paused it, or
         this window's budget was found spent), 0.0 when it may try; asks storage nothing. A delivery asks before
         it claims its copy, so that the copies of a paused mailbox go back to the queue without a claim each."""
-        now = self.clock()
-        window_start = int(now.timestamp()) // self.window * self.window
-        key = table_key(mailbox.lower())
+        key, now, window_start = self._now(mailbox)
         with self._lock:
-            paused = self._paused.get(key, 0.0) - now.timestamp()
-            if paused > 0:
-                return paused
-            if self._spent.get(key) == str(window_start):
-                return max(window_start + self.window - now.timestamp(), 0.5)
+            return self._known_wait(key, now, window_start)
+
+    def _now(self, mailbox: str) -> tuple[str, float, int]:
+        """The mailbox's row key, the time (epoch seconds) and the start of the current window."""
+        now = self.clock().timestamp()
+        return table_key(mailbox.lower()), now, int(now) // self.window * self.window
+
+    def _known_wait(self, key: str, now: float, window_start: int) -> float:
+        """Under ``_lock``: Graph's pause on the mailbox, else the rest of a window this instance found spent, else 0.0."""
+        paused = self._paused.get(key, 0.0) - now
+        if paused > 0:
+            return paused
+        if self._spent.get(key) == str(window_start):
+            return max(window_start + self.window - now, 0.5)
         return 0.0
 
     def pause(self, mailbox: str, seconds: float) -> None:
