@@ -224,24 +224,20 @@ class Ledger:
             return None
         return replace(claim, etag=written["etag"], until=until)
 
-    def release(self, mailbox: str, item_key: str, *, etag: str | None, settle_seconds: float = 0,
+    def release(self, mailbox: str, item_key: str, *, etag: str, settle_seconds: float = 0,
                 nothing_created: bool = False) -> None:
         """Give the claim up without an outcome (throttled, failed, no slot): keep 'creating' so the next attempt
-        checks Graph. ``etag``: the claim's (``Claim.etag``); the row is written only if it is still as the
-        claim left it, so a claim that lapsed and was taken over by another worker is left to them (None: write
-        whatever the row holds, for a row no claim of this process wrote). ``settle_seconds``: a create got no
-        answer and may still land at Graph meanwhile; until then the next attempt may ask Graph (a copy found is
-        delivered) but must not create again (``settling_for``). ``nothing_created``: no create was ever sent
-        for this copy, or Graph refused the only one (a 429 on it), so the row goes back to 'claimed', the state
-        that proves no create, and the next attempt creates without asking."""
+        checks Graph. ``etag``: the claim's (``Claim.etag``); the row is written only if it is still as the claim
+        left it, so a claim that lapsed and was taken over by another worker is left to them. ``settle_seconds``:
+        a create got no answer and may still land at Graph meanwhile; until then the next attempt may ask Graph
+        (a copy found is delivered) but must not create again (``settling_for``). ``nothing_created``: no create
+        was ever sent for this copy, or Graph refused the only one (a 429 on it), so the row goes back to
+        'claimed', the state that proves no create, and the next attempt creates without asking."""
         fields: dict = {"PartitionKey": table_key(mailbox), "RowKey": item_key, "claim_until": ""}
         if settle_seconds > 0:
             fields["settle_until"] = (utcnow() + timedelta(seconds=settle_seconds)).isoformat()
         if nothing_created:
             fields["status"] = "claimed"
-        if etag is None:
-            self.table.upsert_entity(fields, mode=UpdateMode.MERGE)
-            return
         try:
             self.table.update_entity(fields, mode=UpdateMode.MERGE, etag=etag, match_condition=MatchConditions.IfNotModified)
         except (ResourceModifiedError, ResourceNotFoundError):
