@@ -49,14 +49,15 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class _Create:
-    """A copy's create, built before its mailbox's slot is taken: the parsed record, the request (no URL yet; None
-    for importMime), and which attachments go inline, which by upload session, and what the record says it left."""
+    """A copy's create, built before its mailbox's slot is taken: the parsed record, and for a JSON create its
+    request (no URL yet), which attachments go inline, which by upload session, and what the record says it left.
+    An importMime create needs the record alone."""
 
     record: Record
-    info: RequestInformation | None
-    inline: list[Part]
-    uploads: list[Part]
-    notes: list[str]
+    info: RequestInformation | None = None
+    inline: tuple[Part, ...] = ()
+    uploads: tuple[Part, ...] = ()
+    notes: tuple[str, ...] = ()
 
 # Our named-property set: a fixed GUID of this project. Never change it: existing copies carry it.
 PROPERTY_SET = "{bed5309b-ba8e-4887-b169-1e0f89fac3a1}"
@@ -211,7 +212,7 @@ class GraphMailbox:
             raise MailboxPermanent(f"the record cannot be parsed as RFC 5322: {type(exc).__name__}: {exc}",
                                    code="InvalidRecord") from exc
         if self.create_mode == "import_mime":
-            return PreparedCopy(copy, _Create(record, None, [], [], []))
+            return PreparedCopy(copy, _Create(record))
         return PreparedCopy(copy, self._json_create(copy, record))
 
     def create_copy(self, mailbox: str, folder_id: str, copy: ArchiveCopy | PreparedCopy) -> CreatedCopy:
@@ -244,7 +245,7 @@ class GraphMailbox:
         info.headers.try_add("Content-Type", "application/json")
         info.content = message_json(record, properties=create_properties(copy, record, pending=bool(uploads)),
                                     attachments=inline)
-        return _Create(record, info, inline, uploads, notes)
+        return _Create(record, info, tuple(inline), tuple(uploads), tuple(notes))
 
     def _create_by_json(self, user_id: str, folder_id: str, copy: ArchiveCopy, create: _Create) -> CreatedCopy:
         info, inline, uploads, notes = create.info, create.inline, create.uploads, list(create.notes)

@@ -7,8 +7,8 @@ connection pool, one address -> user id cache); it closes when the last of them 
 
 Retry policy (decided here, documented in the package docstring): the SDK's own RetryHandler stays
 in the pipeline (msgraph-core's default middleware, less what does nothing here: ``graph_middleware``)
-with a small budget (``MAX_RETRIES`` retries, waits over ``MAX_RETRY_WAIT`` seconds are not slept but handed back to the
-queue as MailboxThrottled); creates (POST of a message, importMime, upload session) are sent with
+with a small budget (``MAX_RETRIES`` retries, waits over ``MAX_RETRY_WAIT`` seconds are not slept but
+handed back to the queue as MailboxThrottled); creates (POST of a message, importMime, upload session) are sent with
 retries switched off, because a re-POST after a 503 whose create was done makes a second copy.
 """
 
@@ -142,9 +142,8 @@ UNUSED_MIDDLEWARE = (UrlReplaceHandler, HeadersInspectionHandler, BodyInspection
 def graph_middleware() -> list:
     """msgraph-core's default pipeline (redirects, retries, query parameter names, user agent, Graph telemetry), its
     RetryHandler bounded (``_BoundedRetryHandler``), without ``UNUSED_MIDDLEWARE``."""
-    retry = RetryHandlerOption(delay=0.0, max_retries=MAX_RETRIES)
-    middleware = [_BoundedRetryHandler(options=retry) if type(m) is RetryHandler else m
-                  for m in KiotaClientFactory.get_default_middleware({RetryHandlerOption.get_key(): retry})
+    retry = _BoundedRetryHandler(options=RetryHandlerOption(delay=0.0, max_retries=MAX_RETRIES))
+    middleware = [retry if type(m) is RetryHandler else m for m in KiotaClientFactory.get_default_middleware(None)
                   if not isinstance(m, UNUSED_MIDDLEWARE)]
     return [*middleware, GraphTelemetryHandler()]
 
