@@ -32,13 +32,18 @@ def deliver_by_hand(app, message: DeliveryMessage, *, wait_out: float = 0.0, slo
     """One attempt at ``message``, through the app's own adapters (``wait_out``: as the deliveries queue's handler;
     ``slots``: in place of the app's mailbox slots)."""
     return deliver.deliver_copy(message, blobs=app.blobs, ledger=app.ledger, tracking=app.tracking,
-                                mailbox=app.mailbox, slots=slots or app.slots,
+                                mailbox=app.mailbox, slots=app.slots if slots is None else slots,
                                 folder_name=app.settings.archive_folder_name,
                                 budget=app.budget, graph_permit=app.graph_in_flight.hold, wait_out=wait_out)
 
 
+def create_times(requests) -> list[float]:
+    """When each create (a POST of a message) reached the Graph server."""
+    return [r["at"] for r in requests if r["method"] == "POST" and r["path"].endswith("/messages")]
+
+
 def creates(requests) -> int:
-    return sum(1 for r in requests if r["method"] == "POST" and r["path"].endswith("/messages"))
+    return len(create_times(requests))
 
 
 def lookups(requests) -> int:

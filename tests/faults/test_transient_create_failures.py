@@ -21,7 +21,7 @@ from shared.pipeline.messages import item_key
 from shared.pipeline.ports import MailboxError
 from tests.e2e.conftest import quiet
 from tests.e2e.oracle import landed
-from tests.faults.by_hand import PRODUCTION_CLAIM, creates, deliver_by_hand, lookups, queued_copies
+from tests.faults.by_hand import PRODUCTION_CLAIM, create_times, creates, deliver_by_hand, lookups, queued_copies
 from tests.faults.graph_mixes import REALISTIC_MIX
 from tests.faults.test_faults import assert_exact_and_reported
 
@@ -47,7 +47,7 @@ def test_a_transient_create_failure_is_retried_within_seconds_and_lands_once(sto
         # the retry asked Graph for the copy before creating (the first attempt may have created it), then created
         # it once (neither fault let the first create happen); a 500 answered, so the one retry asks once
         asked = lookups(world.graph.requests[failed_at:])
-        assert asked == 1 if kind == "500" else asked >= 1
+        assert (asked == 1) if kind == "500" else (asked >= 1)
         assert creates(world.graph.requests[failed_at:]) == 1
         assert landed(world)[(message.item_id, message.mailbox.lower())] == 1
         app.close()
@@ -98,8 +98,7 @@ def test_a_create_still_running_at_graph_is_not_sent_again_before_it_settles(sto
         assert isinstance(waited, deliver.Delivered) and waited.outcome == "imported", waited  # waited out in place
         assert time.monotonic() - failed >= deliver.UNANSWERED_SETTLE_SECONDS - 0.5
         # the second create went out only once the first had settled (neither fault let the first happen)
-        sent_at = [r["at"] for r in world.graph.requests[before:]
-                   if r["method"] == "POST" and r["path"].endswith("/messages")]
+        sent_at = create_times(world.graph.requests[before:])
         assert len(sent_at) == 2 and sent_at[1] >= failed + deliver.UNANSWERED_SETTLE_SECONDS - 0.5, sent_at
         assert landed(world)[(message.item_id, message.mailbox.lower())] == 1
         app.close()

@@ -47,7 +47,7 @@ class Ledger:
         self.rows[(mailbox, key)].update(status="failed", reason=reason)
 
     def confirm(self, mailbox, key, owner, claim):
-        return claim  # taking a run-down claim again is covered against Azurite (tests/faults/test_claim_taken_over_*)
+        return claim  # taking a run-down claim again is covered against Azurite (tests/faults/test_claim_outlived_by_its_wait.py)
 
     def release(self, mailbox, key, *, etag, settle_seconds=0, nothing_created=False):
         pass  # the settling time and 'claimed' again are covered against Azurite (tests/faults/test_transient_*)

@@ -20,13 +20,14 @@ from msgraph.generated.models.single_value_legacy_extended_property import Singl
 from msgraph.generated.users.item.mail_folders.item.messages.messages_request_builder import MessagesRequestBuilder
 
 from shared.adapters.graph import build_graph_mailbox
-from shared.adapters.graph.mailbox import ARCHIVE_ID_PROP, MESSAGE_FLAGS, PENDING_ID_PROP, create_properties
+from shared.adapters.graph.mailbox import (ARCHIVE_ID_PROP, MESSAGE_CLASS, MESSAGE_FLAGS, PENDING_ID_PROP,
+                                         create_properties)
 from shared.adapters.graph.message_json import message_json
 from shared.adapters.graph.record import Address, Part, Record
 from shared.pipeline.ports import ArchiveCopy
 from shared.settings import load_settings
 
-text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
+text = st.text(st.characters(codec="utf-8"), max_size=40)
 addresses = st.builds(Address, name=text, address=st.emails())
 parts = st.builds(Part, name=text, content_type=st.sampled_from(["image/jpeg", "text/plain", "application/pdf"]),
                   data=st.binary(max_size=300), inline=st.booleans(), content_id=st.none() | text)
@@ -84,6 +85,7 @@ def test_a_copy_is_created_read_dated_and_keyed_for_dedupe():
     copy = ArchiveCopy(mailbox="alice@contoso.com", archive_id="item-1", eml=b"", item_class="IPM.Note.WhatsApp")
     props = dict(create_properties(copy, record, pending=False))
     assert props[MESSAGE_FLAGS] == "1"  # read, never a draft
+    assert props[MESSAGE_CLASS] == copy.item_class
     assert props["SystemTime 0x0039"] == props["SystemTime 0x0E06"] == "2026-11-24T09:15:30Z"
     assert props["String 0x1042"] == "<a@x>" and "String 0x1039" not in props
     assert props[ARCHIVE_ID_PROP] == "item-1" and PENDING_ID_PROP not in props
