@@ -17,7 +17,7 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta, timezone
 from typing import Callable
@@ -87,12 +87,18 @@ class MappingSource:
 
 
 # --------------------------------------------------------------------------- directory
+LOOKUPS_SIDE_BY_SIDE = 4  # an item's directory look-ups at once, at most (each also takes a Graph permit)
+
+
 class CachedDirectory:
     """Directory answers cached in table storage with a TTL: a day's run looks each user up once.
 
     In front of the table, each process keeps the answers it already read or fetched in memory for
     ``memo_seconds`` (at most the table's TTL): an address this process looked up is not read from the
     table again while its answer is fresh.
+
+    ``lookup_all`` looks up an item's addresses side by side when more than one is not in memory: an item
+    naming two people new to this process waits for the slower look-up, not for one after the other.
     """
 
     def __init__(self, directory: Directory, cache, *, memo_seconds: float = 300.0,
@@ -126,6 +132,17 @@ class CachedDirectory:
                 self.cache.put(status)
             self._memo[address] = (self.clock(), status)
             return status
+
+    def lookup_all(self, addresses: list[str]) -> dict[str, UserStatus]:
+        """Each address's answer, keyed as given; a DirectoryUnavailable raised for any of them propagates
+        (the first of them in the order given), once every look-up started has ended."""
+        missing = [a for a in addresses if self._fresh(a.lower()) is None]
+        if len(missing) < 2:
+            return {a: self.lookup(a) for a in addresses}
+        with ThreadPoolExecutor(max_workers=min(len(missing), LOOKUPS_SIDE_BY_SIDE),
+                                thread_name_prefix="directory") as pool:
+            started = {a: pool.submit(contextvars.copy_context().run, self.lookup, a) for a in missing}
+        return {a: started[a].result() if a in started else self.lookup(a) for a in addresses}
 
     def _fresh(self, address: str) -> UserStatus | None:
         memo = self._memo.get(address)
@@ -267,7 +284,9 @@ def entry_point(source: str | None, raw_blob: str) -> tuple[str, bool]:
 
 def map_participants(item: Item, *, mapping: MappingFile, directory: Directory, region: str,
                      policy: EmailPolicy = TRUST_EMAIL_PROPERTY, trust_owner: bool = False) -> ItemMapping:
-    valid = {address: directory.lookup(address) for address in sorted(addresses_to_check(item, mapping, region, policy))}
+    addresses = sorted(addresses_to_check(item, mapping, region, policy))
+    lookup_all = getattr(directory, "lookup_all", None)  # CachedDirectory's: the misses side by side
+    valid = lookup_all(addresses) if lookup_all is not None else {a: directory.lookup(a) for a in addresses}
     return map_item(item, mapping, valid, region, policy, trust_owner)
 
 
