@@ -13,6 +13,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from azure.data.tables import TableServiceClient, TableTransactionError, UpdateMode
 
 from shared import names
+from shared.adapters.storage.table_batch import submit_transaction
 from shared.domain.bounded import bounded
 from shared.pipeline.ports import UserStatus
 
@@ -272,7 +273,7 @@ class Tracking:
                 {"mode": UpdateMode.MERGE})
                for key, fields in latest.items()]
         for start in range(0, len(ops), 100):
-            self.table.submit_transaction(ops[start:start + 100])
+            submit_transaction(self.table, ops[start:start + 100])
 
     def get_item(self, report_date: str, item_key: str) -> dict | None:
         try:
@@ -320,7 +321,7 @@ class Tracking:
                 ops.append(("create", entity))
         if len(ops) <= 100:
             try:
-                self.table.submit_transaction(ops)
+                submit_transaction(self.table, ops)
                 return
             except TableTransactionError as exc:
                 if exc.status_code != 409:
