@@ -109,6 +109,29 @@ def test_a_copy_lands_as_a_read_non_draft_item_with_sent_time_class_and_archive_
     assert all(r["prefer"] == 'IdType="ImmutableId"' for r in server.requests if r["path"].startswith(("/v1.0", "/beta")))
 
 
+def test_an_items_copies_share_one_parse_and_each_lands_whole_in_its_own_mailbox(server, mailbox, mode, monkeypatch):
+    import shared.adapters.graph.mailbox as graph_mailbox
+
+    server.add_user("dana@contoso.com")
+    parses = []
+    monkeypatch.setattr(graph_mailbox, "parse_record", lambda eml: parses.append(1) or parse_record(eml))
+    eml = make_eml(7, attachments=[("photo.jpg", "image/jpeg", b"\xff\xd8" * 500)])
+    prepared = [mailbox.prepare_copy(ArchiveCopy(mailbox=target, archive_id="item-7", eml=bytes(eml), item_class=ITEM_CLASS))
+                for target in (ALICE, "dana@contoso.com")]
+    assert len(parses) == 1  # the second copy's create came from memory
+    for p in prepared:  # created one after the other: each with its own request (its own URL), the same body
+        mailbox.create_copy(p.copy.mailbox, mailbox.ensure_folder(p.copy.mailbox, FOLDER), p)
+    landed = [server.mailbox(target)[FOLDER] for target in (ALICE, "dana@contoso.com")]
+    assert [len(messages) for messages in landed] == [1, 1]
+    for [message] in landed:
+        assert (message["archiveItemId"], message["isDraft"], message["sentDateTime"]) == ("item-7", False,
+                                                                                          "2026-11-24T09:15:30Z")
+        assert [a["sha256"] for a in message["attachments"]] == [hashlib.sha256(b"\xff\xd8" * 500).hexdigest()]
+    # another record under the same archive id (a changed re-send keeps its own id; this guards the key) is parsed
+    mailbox.prepare_copy(ArchiveCopy(mailbox=ALICE, archive_id="item-7", eml=make_eml(8), item_class=ITEM_CLASS))
+    assert len(parses) == 2
+
+
 def test_find_copy_finds_the_copy_by_its_archive_id_only(server, mailbox):
     folder = mailbox.ensure_folder(ALICE, FOLDER)
     created = mailbox.create_copy(ALICE, folder, copy_of(2))

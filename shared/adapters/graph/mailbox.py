@@ -9,7 +9,8 @@ import base64
 import json
 import logging
 import threading
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from urllib.parse import quote
 
@@ -58,6 +59,20 @@ class _Create:
     inline: tuple[Part, ...] = ()
     uploads: tuple[Part, ...] = ()
     notes: tuple[str, ...] = ()
+
+BUILT_KEPT = 32  # creates kept for an item's other copies (they are prepared within moments of each other)
+BUILT_KEPT_MAX_BYTES = 64 * 1024  # only small records (a larger one is parsed for each copy, rather than kept in memory)
+
+
+def _json_request(content: bytes) -> RequestInformation:
+    """A JSON create's request, its body ``content``, no URL yet (set when the mailbox and folder are known)."""
+    info = RequestInformation(Method.POST)
+    info.configure(request_config(retry=False))
+    info.headers.try_add("Accept", "application/json")
+    info.headers.try_add("Content-Type", "application/json")
+    info.content = content
+    return info
+
 
 # Our named-property set: a fixed GUID of this project. Never change it: existing copies carry it.
 PROPERTY_SET = "{bed5309b-ba8e-4887-b169-1e0f89fac3a1}"
@@ -117,6 +132,7 @@ class GraphMailbox:
         self._folders: dict[tuple[str, str], str] = {}
         self._folder_locks: dict[tuple[str, str], threading.Lock] = {}
         self._lock = threading.Lock()
+        self._built: OrderedDict[tuple[str, str, bytes], _Create] = OrderedDict()  # see prepare_copy
         self._closed = False
 
     # ------------------------------------------------------------------ helpers
@@ -206,14 +222,33 @@ class GraphMailbox:
 
     # ------------------------------------------------------------------ create
     def prepare_copy(self, copy: ArchiveCopy) -> PreparedCopy:
+        """The copy's create, built from its record. An item's copies (one per mailbox) carry the same record,
+        archive id and item class, so they get the same create: built for the first, taken from memory for the
+        others (small records, the last few items), each with a request object of its own."""
+        kept = len(copy.eml) <= BUILT_KEPT_MAX_BYTES
+        key = (copy.archive_id, copy.item_class, copy.eml)
+        with self._lock:
+            built = self._built.get(key) if kept else None
+        if built is None:
+            built = self._build_create(copy)
+            if kept:
+                with self._lock:
+                    self._built[key] = built
+                    while len(self._built) > BUILT_KEPT:
+                        self._built.popitem(last=False)
+        if built.info is None:
+            return PreparedCopy(copy, built)
+        return PreparedCopy(copy, replace(built, info=_json_request(built.info.content)))
+
+    def _build_create(self, copy: ArchiveCopy) -> _Create:
         try:
             record = parse_record(copy.eml)
         except Exception as exc:  # noqa: BLE001 - a record we cannot read will not improve on retry
             raise MailboxPermanent(f"the record cannot be parsed as RFC 5322: {type(exc).__name__}: {exc}",
                                    code="InvalidRecord") from exc
         if self.create_mode == "import_mime":
-            return PreparedCopy(copy, _Create(record))
-        return PreparedCopy(copy, self._json_create(copy, record))
+            return _Create(record)
+        return self._json_create(copy, record)
 
     def create_copy(self, mailbox: str, folder_id: str, copy: ArchiveCopy | PreparedCopy) -> CreatedCopy:
         prepared = copy if isinstance(copy, PreparedCopy) else self.prepare_copy(copy)
@@ -239,12 +274,8 @@ class GraphMailbox:
                              "the original is kept in storage")
         if record.date is None:
             notes.append("the record has no Date header; Graph dated the copy with the time of the import")
-        info = RequestInformation(Method.POST)
-        info.configure(request_config(retry=False))
-        info.headers.try_add("Accept", "application/json")
-        info.headers.try_add("Content-Type", "application/json")
-        info.content = message_json(record, properties=create_properties(copy, record, pending=bool(uploads)),
-                                    attachments=inline)
+        info = _json_request(message_json(record, properties=create_properties(copy, record, pending=bool(uploads)),
+                                          attachments=inline))
         return _Create(record, info, tuple(inline), tuple(uploads), tuple(notes))
 
     def _create_by_json(self, user_id: str, folder_id: str, copy: ArchiveCopy, create: _Create) -> CreatedCopy:
