@@ -60,6 +60,7 @@ class _Create:
     uploads: tuple[Part, ...] = ()
     notes: tuple[str, ...] = ()
 
+
 BUILT_KEPT = 32  # creates kept for an item's other copies (they are prepared within moments of each other)
 BUILT_KEPT_MAX_BYTES = 64 * 1024  # only small records (a larger one is parsed for each copy, rather than kept in memory)
 
