@@ -119,7 +119,7 @@ def test_an_items_copies_share_one_parse_and_each_lands_whole_in_its_own_mailbox
     prepared = [mailbox.prepare_copy(ArchiveCopy(mailbox=target, archive_id="item-7", eml=bytes(eml), item_class=ITEM_CLASS))
                 for target in (ALICE, "dana@contoso.com")]
     assert len(parses) == 1  # the second copy's create came from memory
-    for p in prepared:  # created one after the other: each with its own request (its own URL), the same body
+    for p in prepared:  # the shared create, sent to each mailbox's own folder
         mailbox.create_copy(p.copy.mailbox, mailbox.ensure_folder(p.copy.mailbox, FOLDER), p)
     landed = [server.mailbox(target)[FOLDER] for target in (ALICE, "dana@contoso.com")]
     assert [len(messages) for messages in landed] == [1, 1]
@@ -127,7 +127,7 @@ def test_an_items_copies_share_one_parse_and_each_lands_whole_in_its_own_mailbox
         assert (message["archiveItemId"], message["isDraft"], message["sentDateTime"]) == ("item-7", False,
                                                                                           "2026-11-24T09:15:30Z")
         assert [a["sha256"] for a in message["attachments"]] == [hashlib.sha256(b"\xff\xd8" * 500).hexdigest()]
-    # another record under the same archive id (a changed re-send keeps its own id; this guards the key) is parsed
+    # other bytes under the same archive id are another create: the record is part of what is kept by
     mailbox.prepare_copy(ArchiveCopy(mailbox=ALICE, archive_id="item-7", eml=make_eml(8), item_class=ITEM_CLASS))
     assert len(parses) == 2
 

@@ -86,7 +86,7 @@ def _item_and_copies(pk: str, n: int, outcome: str = "imported") -> list[tuple]:
 
 
 def _rows(table) -> list[dict]:
-    return sorted(({k: v for k, v in row.items()} for row in table.list_entities()), key=lambda r: r["RowKey"])
+    return sorted((dict(row) for row in table.list_entities()), key=lambda r: r["RowKey"])
 
 
 def test_the_same_rows_land_and_the_same_refusals_come_back(tables):

@@ -10,7 +10,7 @@ import json
 import logging
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import quote
 
@@ -51,11 +51,11 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class _Create:
     """A copy's create, built before its mailbox's slot is taken: the parsed record, and for a JSON create its
-    request (no URL yet), which attachments go inline, which by upload session, and what the record says it left.
-    An importMime create needs the record alone."""
+    body, which attachments go inline, which by upload session, and what the record says it left. An importMime
+    create needs the record alone. Nothing in it names the mailbox: an item's copies share one (see prepare_copy)."""
 
     record: Record
-    info: RequestInformation | None = None
+    body: bytes | None = None
     inline: tuple[Part, ...] = ()
     uploads: tuple[Part, ...] = ()
     notes: tuple[str, ...] = ()
@@ -65,9 +65,10 @@ BUILT_KEPT = 32  # creates kept for an item's other copies (they are prepared wi
 BUILT_KEPT_MAX_BYTES = 64 * 1024  # only small records (a larger one is parsed for each copy, rather than kept in memory)
 
 
-def _json_request(content: bytes) -> RequestInformation:
-    """A JSON create's request, its body ``content``, no URL yet (set when the mailbox and folder are known)."""
+def _json_request(url: str, content: bytes) -> RequestInformation:
+    """A JSON create's request: a new one for every send (a retry in place sends without the last one's token)."""
     info = RequestInformation(Method.POST)
+    info.url = url
     info.configure(request_config(retry=False))
     info.headers.try_add("Accept", "application/json")
     info.headers.try_add("Content-Type", "application/json")
@@ -225,7 +226,7 @@ class GraphMailbox:
     def prepare_copy(self, copy: ArchiveCopy) -> PreparedCopy:
         """The copy's create, built from its record. An item's copies (one per mailbox) carry the same record,
         archive id and item class, so they get the same create: built for the first, taken from memory for the
-        others (small records, the last few items), each with a request object of its own."""
+        others (small records, the last few items)."""
         kept = len(copy.eml) <= BUILT_KEPT_MAX_BYTES
         key = (copy.archive_id, copy.item_class, copy.eml)
         with self._lock:
@@ -237,9 +238,7 @@ class GraphMailbox:
                     self._built[key] = built
                     while len(self._built) > BUILT_KEPT:
                         self._built.popitem(last=False)
-        if built.info is None:
-            return PreparedCopy(copy, built)
-        return PreparedCopy(copy, replace(built, info=_json_request(built.info.content)))
+        return PreparedCopy(copy, built)
 
     def _build_create(self, copy: ArchiveCopy) -> _Create:
         try:
@@ -275,16 +274,14 @@ class GraphMailbox:
                              "the original is kept in storage")
         if record.date is None:
             notes.append("the record has no Date header; Graph dated the copy with the time of the import")
-        info = _json_request(message_json(record, properties=create_properties(copy, record, pending=bool(uploads)),
-                                          attachments=inline))
-        return _Create(record, info, tuple(inline), tuple(uploads), tuple(notes))
+        body = message_json(record, properties=create_properties(copy, record, pending=bool(uploads)), attachments=inline)
+        return _Create(record, body, tuple(inline), tuple(uploads), tuple(notes))
 
     def _create_by_json(self, user_id: str, folder_id: str, copy: ArchiveCopy, create: _Create) -> CreatedCopy:
-        info, inline, uploads, notes = create.info, create.inline, create.uploads, list(create.notes)
+        inline, uploads, notes = create.inline, create.uploads, list(create.notes)
         # the URL the request builder would expand, built directly (it is expanded twice per request otherwise)
-        info.url = f"{self.session.v1}/users/{quote(user_id, safe='')}/mailFolders/{quote(folder_id, safe='')}/messages"
-        if info.headers.contains("Authorization"):  # sent before (a retry in place): the token is asked for again
-            info.headers.remove("Authorization")
+        info = _json_request(f"{self.session.v1}/users/{quote(user_id, safe='')}/mailFolders/{quote(folder_id, safe='')}"
+                             "/messages", create.body)
         try:
             created_id = self._send_for_id(info, "creating the copy")
         except MailboxThrottled as exc:
