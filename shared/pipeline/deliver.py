@@ -122,6 +122,10 @@ def _attempt(message: DeliveryMessage, key: str, owner: str, prepared: PreparedC
                 _hand_back(message, key, ledger, claim, nothing_created=not claim.uncertain)
                 return Requeue(wait, _BUDGET_WAIT)
             held.enter_context(graph_permit())  # one of this instance's DELIVERY_WORKERS Graph permits
+            if budget is not None and (paused := budget.waiting(message.mailbox)) > 0:
+                # a sibling's 429 paused the mailbox while this attempt waited for its permit: nothing is sent into it
+                _hand_back(message, key, ledger, claim, nothing_created=not claim.uncertain)
+                return Requeue(paused, _BUDGET_WAIT)
             confirmed = ledger.confirm(message.mailbox, key, owner, claim)
         except Exception:  # a slot's or the budget's storage, the re-take: nothing was sent to Graph yet
             _hand_back(message, key, ledger, claim, nothing_created=not claim.uncertain)

@@ -5,6 +5,9 @@ come after a create that was done, its retry asks Graph first (and finds the cop
 
 from __future__ import annotations
 
+import time
+from contextlib import contextmanager
+
 import pytest
 
 from devtools.graph_server import Fault
@@ -52,4 +55,36 @@ def test_a_throttled_create_waits_its_retry_after_and_lands_once(storage_connect
         if paces_mailbox:  # the mailbox's pause, kept by this process (a 503's wait is the queue's message delay)
             assert again[0]["at"] >= refused_at + 3 - 0.1  # not before the Retry-After
         assert landed(world)[(first.item_id, first.mailbox.lower())] == 1
+        app.close()
+
+
+def test_a_copy_waiting_for_its_permit_when_a_sibling_meets_a_429_sends_nothing_into_the_pause(storage_connection):
+    """The copy had passed the mailbox's budget and waited for one of the instance's Graph permits while a sibling
+    got a 429 (the pause comes between the two): it hands its claim back and waits the pause out, creating nothing
+    into it, and its retry creates once, without asking Graph first (nothing was sent)."""
+    with start_world(storage_connection=storage_connection, overrides=PRODUCTION_CLAIM) as world:
+        app = world.archiver()
+        [copy] = queued_copies(app, limit=1)
+
+        @contextmanager
+        def permit_after_a_siblings_429():
+            app.budget.pause(copy.mailbox, 2.0)  # what the sibling's 429 did while this copy waited
+            with app.graph_in_flight.hold():
+                yield
+
+        sent = len(world.graph.requests)
+        paused = deliver.deliver_copy(copy, blobs=app.blobs, ledger=app.ledger, tracking=app.tracking,
+                                      mailbox=app.mailbox, slots=app.slots,
+                                      folder_name=app.settings.archive_folder_name, budget=app.budget,
+                                      graph_permit=permit_after_a_siblings_429)
+        assert isinstance(paused, deliver.Requeue) and 1.0 < paused.after_seconds <= 2.0, paused
+        assert creates(world.graph.requests[sent:]) == 0
+        assert app.ledger.get(copy.mailbox, item_key(copy.item_id))["status"] != "delivered"
+
+        time.sleep(paused.after_seconds)
+        before = len(world.graph.requests)
+        retried = deliver_by_hand(app, copy)
+        assert isinstance(retried, deliver.Delivered) and retried.outcome == "imported", retried
+        assert creates(world.graph.requests[before:]) == 1 and lookups(world.graph.requests[before:]) == 0
+        assert landed(world)[(copy.item_id, copy.mailbox.lower())] == 1
         app.close()
