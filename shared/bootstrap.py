@@ -27,7 +27,9 @@ from shared.domain.mapping_rule import EmailPolicy
 from shared.domain.record import RenderOptions
 from shared.pipeline import convert, deliver, evidence, pull, report, transcripts
 from shared.pipeline.graph_in_flight import GraphInFlight
+from shared.pipeline.hand_back import HandBack
 from shared.pipeline.messages import DeliveryMessage, ItemMessage, item_key
+from shared.pipeline.waiting_room import WaitingRoom
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -204,6 +206,7 @@ class Archiver:
                     directory=self.directory, region=self.settings.default_phone_region, options=self.render_options,
                     traceparent=telemetry.current_traceparent, stage=self.stage,
                     deliver=self.deliver_now if self.deliver_at_convert else None, pool=self.copy_pool,
+                    hand_back=self.hand_back,
                 )
             except Exception as exc:
                 final = dequeue_count >= self.max_dequeue_count
@@ -257,6 +260,41 @@ class Archiver:
         return ThreadPoolExecutor(max_workers=2 * self.settings.delivery_workers, thread_name_prefix="copy")
 
     @cached_property
+    def waiting_room(self) -> WaitingRoom:
+        """Copies handed back at convert for a short wait wait here (no thread held), then run on their own pool,
+        DELIVERY_WORKERS threads, so they never hold back the first attempts on the copy pool."""
+        return WaitingRoom(self.again_pool, per_key=self.settings.mailbox_concurrency)
+
+    @cached_property
+    def again_pool(self) -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(max_workers=self.settings.delivery_workers, thread_name_prefix="again")
+
+    @cached_property
+    def hand_back(self) -> HandBack:
+        """Where a copy not landed at convert goes: the deliveries queue, and a retry here once a short wait ends."""
+        return HandBack(queues=self.queues, room=self.waiting_room, attempt=self._deliver_again,
+                        outcome=self._count_at_convert)
+
+    def _deliver_again(self, message: DeliveryMessage) -> deliver.Delivered | deliver.Requeue:
+        """A retry in this process of a copy handed back at convert: the queue handler's attempt, waiting nothing
+        out in place (the waiting room waits instead, holding no thread)."""
+        with telemetry.item_span("deliver", item_id=message.item_id, item_type=message.item_type,
+                                 traceparent=message.traceparent):
+            result = deliver.deliver_copy(message, blobs=self.blobs, ledger=self.ledger, tracking=self.tracking,
+                                          mailbox=self.mailbox, slots=self.slots,
+                                          folder_name=self.settings.archive_folder_name, budget=self.budget,
+                                          graph_permit=self.graph_in_flight.hold)
+            if isinstance(result, deliver.Delivered):
+                telemetry.count("deliver", result.outcome, item_type=message.item_type)
+            else:
+                telemetry.throttled("deliver", result.after_seconds)
+            return result
+
+    def _count_at_convert(self, outcome: str) -> None:
+        with self._at_convert_lock:
+            self.delivered_at_convert[outcome] = self.delivered_at_convert.get(outcome, 0) + 1
+
+    @cached_property
     def delivered_at_convert(self) -> dict[str, int]:
         """Outcomes of the first attempts made at convert time (the run summary adds them)."""
         return {}
@@ -266,9 +304,7 @@ class Archiver:
         result = deliver.deliver_copy(message, blobs=self.blobs, ledger=self.ledger, tracking=tracking, mailbox=self.mailbox,
                                       slots=self.slots, folder_name=self.settings.archive_folder_name, budget=self.budget,
                                       graph_permit=self.graph_in_flight.hold)
-        outcome = result.outcome if isinstance(result, deliver.Delivered) else "requeued"
-        with self._at_convert_lock:
-            self.delivered_at_convert[outcome] = self.delivered_at_convert.get(outcome, 0) + 1
+        self._count_at_convert(result.outcome if isinstance(result, deliver.Delivered) else "requeued")
         if isinstance(result, deliver.Delivered):
             telemetry.count("deliver", result.outcome, item_type=message.item_type)
         return result
@@ -432,9 +468,13 @@ class Archiver:
         return normalise_webhook.upkeep(self.whatsapp_ports, min_age_seconds=min_age_seconds)
 
     def close(self) -> None:
-        pool = self.__dict__.pop("copy_pool", None)
-        if pool is not None:
-            pool.shutdown(wait=True)
+        room = self.__dict__.pop("waiting_room", None)
+        if room is not None:  # what still waits is in the deliveries queue too: it shows at its backstop
+            room.close()
+        for name in ("copy_pool", "again_pool"):
+            pool = self.__dict__.pop(name, None)
+            if pool is not None:
+                pool.shutdown(wait=True)
         for thing in (self._mailbox, self._directory, self._feed, self.__dict__.get("whatsapp_media"),
                       self.__dict__.get("slots")):
             close = getattr(thing, "close", None)

@@ -315,6 +315,7 @@ def convert_item(
     raw: bytes | None = None,
     deliver: Deliver | None = None,
     pool: Executor | None = None,
+    hand_back: Callable[[DeliveryMessage, float], None] | None = None,
 ) -> ConvertOutcome:
     """``stage`` set (transcript mode): a mapped item is handed to it instead of rendered and fanned out.
     ``raw`` given (reprocess-unmapped, from the unmapped/ entry): used instead of reading raw/."""
@@ -371,12 +372,12 @@ def convert_item(
         small = eml if len(eml) <= INLINE_EML_MAX else None  # the stored bytes (with the pipeline's headers)
         del eml
     fan_out(item, item_mapping, record, message=message, mime_blob=mime_blob, eml=small, queues=queues,
-            tracking=tracking, traceparent=traceparent(), deliver=deliver, pool=pool)
+            tracking=tracking, traceparent=traceparent(), deliver=deliver, pool=pool, hand_back=hand_back)
     return ConvertOutcome("converted", copies=len(item_mapping.mailboxes))
 
 
 Deliver = Callable[..., object]  # deliver.deliver_copy with everything but the message and tracking bound
-RETRY_AFTER_FAILED_ATTEMPT = 2  # seconds before the queue retries a copy whose attempt at convert failed
+RETRY_AFTER_FAILED_ATTEMPT = 1  # seconds before a copy whose attempt at convert failed is tried again (hand_back)
 
 
 class _Outcomes:
@@ -391,10 +392,11 @@ class _Outcomes:
 
 def fan_out(item: Item, item_mapping: ItemMapping, record, *, message: ItemMessage, mime_blob: str, queues, tracking,
             traceparent: str | None, deliver: Deliver | None = None, eml: bytes | None = None,
-            pool: Executor | None = None) -> None:
+            pool: Executor | None = None, hand_back: Callable[[DeliveryMessage, float], None] | None = None) -> None:
     """One delivery per mailbox copy. With ``deliver`` (the default in the app) each copy's first attempt
     happens right here: a copy that lands costs no queue message and no record read; a copy that is
-    handed back (throttled, busy, failed) goes to the deliveries queue as before. Then the item row and
+    handed back (throttled, busy, failed) goes to the deliveries queue, through ``hand_back`` when given
+    (which also tries it again in this process once a short wait is over). Then the item row and
     a row per copy with its outcome (or 'pending') are written in one tracking request. With ``pool``
     the copies' attempts run side by side on it (a group message's copies go to different mailboxes, so
     one item no longer waits for its copies one after another); the Graph requests in flight stay bounded
@@ -420,7 +422,7 @@ def fan_out(item: Item, item_mapping: ItemMapping, record, *, message: ItemMessa
         try:
             result = deliver(m, tracking=outcomes)
         except Exception as exc:  # noqa: BLE001 - the queue retries this copy; the other copies go on
-            log.warning("first delivery attempt of a copy of %s failed (%s); the deliveries queue retries it",
+            log.warning("first delivery attempt of a copy of %s failed (%s); it is tried again shortly",
                         for_log(item.id), type(exc).__name__)
             row.update(reason=f"first attempt failed: {type(exc).__name__}: {exc}"[:1000], stage="deliver")
             return row, (m, RETRY_AFTER_FAILED_ATTEMPT)
@@ -444,5 +446,8 @@ def fan_out(item: Item, item_mapping: ItemMapping, record, *, message: ItemMessa
         dict(item_id=message.item_id, stage="converted", item_type=item.type, copies=len(item_mapping.mailboxes),
              partial=record.partial, unresolved="; ".join(item_mapping.unresolved) or None),
         copies)
-    for m, delay in later:
-        queues.send(names.DELIVERIES_QUEUE, m.model_dump(exclude_none=True), delay_seconds=math.ceil(delay))
+    for m, delay in later:  # after the tracking write: a retry's outcome must not be overwritten by 'pending'
+        if hand_back is not None and deliver is not None:  # a first attempt was made and handed the copy back
+            hand_back(m, delay)
+        else:
+            queues.send(names.DELIVERIES_QUEUE, m.model_dump(exclude_none=True), delay_seconds=math.ceil(delay))

@@ -39,11 +39,14 @@ class QueueStore:
             except ResourceExistsError:
                 pass
 
-    def send(self, queue: str, payload: dict | bytes, *, delay_seconds: int = 0) -> None:
+    def send(self, queue: str, payload: dict | bytes, *, delay_seconds: int = 0) -> Received:
+        """Queue a message; the receipt returned lets this process delete it, or show it sooner, while it is
+        still hidden by ``delay_seconds`` (and until a handler receives it)."""
         body = payload if isinstance(payload, bytes) else json.dumps(payload, separators=(",", ":")).encode()
-        self._q(queue).send_message(
+        sent = self._q(queue).send_message(
             body, visibility_timeout=max(0, min(int(delay_seconds), 7 * 24 * 3600)) or None
         )
+        return Received(queue, sent.id, sent.pop_receipt, 0, body)
 
     def receive(self, queue: str, *, max_messages: int = 16, visibility_timeout: int = 300) -> list[Received]:
         client = self._q(queue)
