@@ -342,6 +342,24 @@ def bench_faults(scale: int) -> None:
         want = {(i, mb.lower()) for i, mbs in world.day.expected.items() for mb in mbs}
         return sum(1 for k in want if not landed.get(k)), sum(1 for n in landed.values() if n > 1)
 
+    def last_mailbox(requests, started: float) -> str:
+        """What bounds a faulted day: the mailbox whose last request came last, and how long 429s paused it (the
+        archiver sends nothing to a mailbox for a 429's Retry-After; overlapping pauses count once)."""
+        by: dict = {}
+        for r in requests:
+            if r["mailbox"] and r["at"] >= started:
+                by.setdefault(r["mailbox"], []).append(r)
+        if not by:
+            return "no mailbox requests"
+        rs = max(by.values(), key=lambda rs: rs[-1]["at"])
+        pauses = sorted((r["at"], r["at"] + float(r["retry_after"] or 1)) for r in rs if r["status"] == 429)
+        paused, end = 0.0, float("-inf")
+        for a, b in pauses:
+            paused += max(0.0, b - max(a, end))
+            end = max(end, b)
+        return (f"its last mailbox: {len(rs)} requests from {rs[0]['at'] - started:.2f} s to {rs[-1]['at'] - started:.2f} s, "
+                f"{len(pauses)} of them 429s whose Retry-After paused it {paused:.2f} s")
+
     overrides = {"DELIVERY_CLAIM_SECONDS": "600", "GRAPH_TIMEOUT_SECONDS": "2"}
     times = {}
     for name, faults in (("clean", []), ("fault mix", REALISTIC_FAULT_MIX)):
@@ -354,9 +372,11 @@ def bench_faults(scale: int) -> None:
             times[name] = time.perf_counter() - started
             lost, doubled = exact(world)
             creates = sum(1 for r in world.graph.requests if r["method"] == "POST" and r["path"].endswith("/messages"))
+            bound = last_mailbox(world.graph.requests, started)
             app.close()
         print(f"faults: {name:9s} {times[name]:7.2f} s  {summary.delivered} copies, {summary.failed} failed, "
               f"{creates} creates sent; {lost} lost, {doubled} doubled")
+        print(f"         {bound}")
     print(f"  fault mix / clean (goal <= 2)  {times['fault mix'] / times['clean']:5.2f}")
 
 
