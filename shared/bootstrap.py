@@ -225,11 +225,7 @@ class Archiver:
         with telemetry.item_span("deliver", item_id=message.item_id, item_type=message.item_type,
                                  traceparent=message.traceparent):
             try:
-                result = deliver.deliver_copy(
-                    message, blobs=self.blobs, ledger=self.ledger, tracking=self.tracking, mailbox=self.mailbox,
-                    slots=self.slots, folder_name=self.settings.archive_folder_name, budget=self.budget,
-                    graph_permit=self.graph_in_flight.hold, wait_out=deliver.WAITED_OUT_FROM_THE_QUEUE,
-                )
+                result = self._attempt(message, tracking=self.tracking, wait_out=deliver.WAITED_OUT_FROM_THE_QUEUE)
             except Exception as exc:
                 final = dequeue_count >= self.max_dequeue_count
                 deliver.record_failure(message, tracking=self.tracking, final=final,
@@ -280,15 +276,18 @@ class Archiver:
         out in place (the waiting room waits instead, holding no thread)."""
         with telemetry.item_span("deliver", item_id=message.item_id, item_type=message.item_type,
                                  traceparent=message.traceparent):
-            result = deliver.deliver_copy(message, blobs=self.blobs, ledger=self.ledger, tracking=self.tracking,
-                                          mailbox=self.mailbox, slots=self.slots,
-                                          folder_name=self.settings.archive_folder_name, budget=self.budget,
-                                          graph_permit=self.graph_in_flight.hold)
+            result = self._attempt(message, tracking=self.tracking)
             if isinstance(result, deliver.Delivered):
                 telemetry.count("deliver", result.outcome, item_type=message.item_type)
             else:
                 telemetry.throttled("deliver", result.after_seconds)
             return result
+
+    def _attempt(self, message: DeliveryMessage, *, tracking, wait_out: float = 0.0) -> deliver.Delivered | deliver.Requeue:
+        """One delivery attempt through this process's adapters, slots, budget and Graph permits."""
+        return deliver.deliver_copy(message, blobs=self.blobs, ledger=self.ledger, tracking=tracking, mailbox=self.mailbox,
+                                    slots=self.slots, folder_name=self.settings.archive_folder_name, budget=self.budget,
+                                    graph_permit=self.graph_in_flight.hold, wait_out=wait_out)
 
     def _count_at_convert(self, outcome: str) -> None:
         with self._at_convert_lock:
@@ -301,9 +300,7 @@ class Archiver:
 
     def deliver_now(self, message: DeliveryMessage, *, tracking) -> deliver.Delivered | deliver.Requeue:
         """A copy's first attempt at convert time (``tracking`` collects its outcome for the item's one write)."""
-        result = deliver.deliver_copy(message, blobs=self.blobs, ledger=self.ledger, tracking=tracking, mailbox=self.mailbox,
-                                      slots=self.slots, folder_name=self.settings.archive_folder_name, budget=self.budget,
-                                      graph_permit=self.graph_in_flight.hold)
+        result = self._attempt(message, tracking=tracking)
         self._count_at_convert(result.outcome if isinstance(result, deliver.Delivered) else "requeued")
         if isinstance(result, deliver.Delivered):
             telemetry.count("deliver", result.outcome, item_type=message.item_type)

@@ -39,6 +39,7 @@ from shared.domain.phones import participant_keys
 from shared.domain.record import RenderOptions, render_record
 from shared.domain.record.annotate import RESENT_NOTE, add_headers
 from shared.domain.record.ids import message_id_for
+from shared.pipeline.hand_back import RETRY_AFTER_FAILED_ATTEMPT
 from shared.pipeline.memory_budget import PROCESS_BUDGET, render_cost
 from shared.pipeline.messages import INLINE_EML_MAX, DeliveryMessage, ItemMessage, item_key
 from shared.pipeline.ports import Directory, UserStatus
@@ -377,7 +378,6 @@ def convert_item(
 
 
 Deliver = Callable[..., object]  # deliver.deliver_copy with everything but the message and tracking bound
-RETRY_AFTER_FAILED_ATTEMPT = 1  # seconds before a copy whose attempt at convert failed is tried again (hand_back)
 
 
 class _Outcomes:

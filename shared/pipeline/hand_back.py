@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 BACKSTOP_SECONDS = 30  # the queued message shows this long after the wait if the retry here has not settled it
 RETRIED_HERE_WITHIN = WAITED_OUT_FROM_THE_QUEUE  # waits up to this long (in all, per copy) are waited here
-RETRY_AFTER_FAILED_ATTEMPT = 1.0  # seconds before a copy whose attempt raised is tried again here
+RETRY_AFTER_FAILED_ATTEMPT = 1.0  # seconds before a copy whose attempt raised (at convert, or here) is tried again
 
 
 @dataclass
@@ -48,7 +48,7 @@ class HandBack:
         here = self.room is not None and after_seconds <= RETRIED_HERE_WITHIN
         delay = math.ceil(after_seconds) + (BACKSTOP_SECONDS if here else 0)
         receipt = self.queues.send(names.DELIVERIES_QUEUE, message.model_dump(exclude_none=True), delay_seconds=delay)
-        if here and receipt is not None:
+        if here:
             self._wait(message, receipt, after_seconds, waited=0.0)
 
     def _wait(self, message: DeliveryMessage, receipt, after_seconds: float, *, waited: float) -> None:
@@ -60,9 +60,8 @@ class HandBack:
         try:
             result = self.attempt(message)
         except Exception as exc:  # noqa: BLE001 - the queue's handler takes over, as for any failed attempt
-            log.warning("retry of a copy of %s failed (%s); %s", for_log(message.item_id), type(exc).__name__,
-                        "trying again shortly" if waited + RETRY_AFTER_FAILED_ATTEMPT <= RETRIED_HERE_WITHIN
-                        else "the deliveries queue retries it")
+            log.warning("retry of a copy of %s failed (%s); it is tried again", for_log(message.item_id),
+                        type(exc).__name__)
             result = Requeue(RETRY_AFTER_FAILED_ATTEMPT, f"the attempt failed: {type(exc).__name__}")
         if isinstance(result, Requeue):
             if waited + result.after_seconds <= RETRIED_HERE_WITHIN:

@@ -65,8 +65,7 @@ def submit_transaction(table: TableClient, operations: Iterable[tuple]) -> int:
     response = table._client.send_request(request, stream=True)  # noqa: SLF001 - the table client's pipeline
     response.read()
     if response.status_code == 413:
-        raise _decode_error(response, error_message="The transaction request was too large",
-                            error_type=RequestTooLargeError)
+        raise _too_large(response)
     if response.status_code != 202:
         decoded = _decode_error(response)
         _validate_tablename_error(decoded, table.table_name)
@@ -76,12 +75,15 @@ def submit_transaction(table: TableClient, operations: Iterable[tuple]) -> int:
         status = status_of(answer)
         if not 200 <= status < 300:
             if status == 413:
-                raise _decode_error(response, error_message="The transaction request was too large",
-                                    error_type=RequestTooLargeError)
+                raise _too_large(response)
             decoded = _decode_error(response=_deserialize_response(answer, request), error_type=TableTransactionError)
             _validate_tablename_error(decoded, table.table_name)
             raise decoded
     return len(answers)
+
+
+def _too_large(response) -> RequestTooLargeError:
+    return _decode_error(response, error_message="The transaction request was too large", error_type=RequestTooLargeError)
 
 
 def multipart_body(batch: str, changeset: str, parts: list[bytes]) -> bytes:
